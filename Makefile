@@ -1,0 +1,30 @@
+# Two commands do all set-up on a fresh machine with Python 3.11:
+#   make run    creates .venv, installs deepbsde, solves configs/hjb.yaml
+#   make test   creates .venv if needed, installs, runs the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= configs/hjb.yaml
+# tensorflow-cpu unless a GPU driver is present (see setup.py).
+DEEPBSDE_TENSORFLOW ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'tensorflow[and-cuda]>=2.16')
+export DEEPBSDE_TENSORFLOW
+
+.PHONY: install run test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python setup.py setup.cfg
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/deepbsde run $(CONFIG)
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,89 @@
+"""All time-step subnetworks of the deep BSDE method as one stacked network.
+
+The reference implementation keeps N-1 separate Keras models and calls them
+one after another. Since the paths X do not depend on any weight, all of
+them can be evaluated at once: the weights of layer k are stacked into one
+tensor [N-1, in_k, out_k] and the layer is a single batched matmul over
+[N-1, batch, in_k]. Batch normalisation keeps per-time-step statistics
+(moments over the batch axis only), exactly as separate subnetworks would.
+
+Architecture per time step (the reference's): BN -> [Dense(no bias) -> BN ->
+ReLU] x len(hidden_widths) -> Dense -> BN. Without batch norm the dense
+layers carry biases instead.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+BN_MOMENTUM = 0.99
+BN_EPSILON = 1e-6
+
+
+class StackedBatchNorm(tf.Module):
+    """Batch normalisation with separate parameters and statistics per time step."""
+
+    def __init__(self, num_steps: int, width: int, dtype: tf.DType, seed: int, name: str):
+        super().__init__(name=name)
+        shape = [num_steps, 1, width]
+        self.gamma = tf.Variable(tf.random.stateless_uniform(shape, [seed, 1], 0.1, 0.5, dtype=dtype), name="gamma")
+        self.beta = tf.Variable(tf.random.stateless_normal(shape, [seed, 2], stddev=0.1, dtype=dtype), name="beta")
+        self.moving_mean = tf.Variable(tf.zeros(shape, dtype), trainable=False, name="moving_mean")
+        self.moving_variance = tf.Variable(tf.ones(shape, dtype), trainable=False, name="moving_variance")
+
+    def __call__(self, h: tf.Tensor, training: bool) -> tf.Tensor:
+        if training:
+            mean, variance = tf.nn.moments(h, axes=[1], keepdims=True)
+            self.moving_mean.assign(BN_MOMENTUM * self.moving_mean + (1.0 - BN_MOMENTUM) * mean)
+            self.moving_variance.assign(BN_MOMENTUM * self.moving_variance + (1.0 - BN_MOMENTUM) * variance)
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        return tf.nn.batch_normalization(h, mean, variance, self.beta, self.gamma, BN_EPSILON)
+
+
+class StackedSubnetworks(tf.Module):
+    """num_steps independent feed-forward networks R^d -> R^d evaluated in one pass.
+
+    Input and output have shape [num_steps, batch, d]; slice n of the input
+    goes through network n only.
+    """
+
+    def __init__(self, num_steps: int, dim: int, hidden_widths: Sequence[int], batch_norm: bool,
+                 dtype: tf.DType, seed: int):
+        super().__init__(name="subnetworks")
+        self.num_steps = num_steps
+        self.batch_norm = batch_norm
+        widths = [dim, *hidden_widths, dim]
+        self.kernels = [tf.Variable(_glorot_uniform([num_steps, w_in, w_out], dtype, [seed, 10 + k]),
+                                    name=f"kernel_{k}")
+                        for k, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:]))]
+        if batch_norm:
+            self.norms = [StackedBatchNorm(num_steps, w, dtype, seed + 1000 * (k + 1), name=f"bn_{k}")
+                          for k, w in enumerate(widths)]
+            self.biases = []
+        else:
+            self.norms = []
+            self.biases = [tf.Variable(tf.zeros([num_steps, 1, w], dtype), name=f"bias_{k}")
+                           for k, w in enumerate(widths[1:])]
+
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        h = self.norms[0](x, training) if self.batch_norm else x
+        last = len(self.kernels) - 1
+        for k, kernel in enumerate(self.kernels):
+            h = tf.linalg.matmul(h, kernel)  # [S, B, in] @ [S, in, out], batched over S
+            h = self.norms[k + 1](h, training) if self.batch_norm else h + self.biases[k]
+            if k < last:
+                h = tf.nn.relu(h)
+        return h
+
+    def flops_per_sample(self) -> int:
+        """Multiply-adds x 2 of one forward pass of one path through all steps."""
+        return int(sum(2 * k.shape[1] * k.shape[2] for k in self.kernels) * self.num_steps)
+
+
+def _glorot_uniform(shape: list[int], dtype: tf.DType, seed: list[int]) -> tf.Tensor:
+    fan_in, fan_out = shape[-2], shape[-1]
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return tf.random.stateless_uniform(shape, seed, -limit, limit, dtype=dtype)

@@ -1,0 +1,82 @@
+"""Nonlinear Black-Scholes equations on d independent geometric Brownian motions."""
+import numpy as np
+import tensorflow as tf
+
+from equations.base import Equation, ParameterError
+from equations.processes import GeometricBrownianMotion
+from equations.registry import register
+
+
+class _IndependentGBMEquation(Equation):
+    """Shared forward process: dX_i = mu_bar X_i dt + sigma_bar X_i dW_i."""
+
+    @classmethod
+    def check_params(cls, params):
+        if params["sigma_bar"] <= 0:
+            raise ParameterError("sigma_bar", f"must be positive, got {params['sigma_bar']}")
+        if np.min(params["x0"]) <= 0:
+            raise ParameterError("x0", "must be positive: asset prices follow a geometric Brownian motion")
+
+    def build_process(self):
+        return GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
+                                       drift=self.mu_bar, volatility=self.sigma_bar)
+
+
+@register("bs_default_risk")
+class BlackScholesDefaultRisk(_IndependentGBMEquation):
+    """Pricing with default risk: f = -(1 - delta) Q(y) y - R y, g = min_i x_i.
+
+    The default intensity Q is gamma_h below v_h, gamma_l above v_l and linear
+    in between.
+    """
+
+    summary = "Black-Scholes with default risk, g = min_i x_i"
+    source = "Han, Jentzen, E, PNAS 2018; reference by multilevel Picard"
+    defaults = {"num_time_interval": 40, "x0": 100.0, "mu_bar": 0.02, "sigma_bar": 0.2,
+                "delta": 2.0 / 3.0, "rate": 0.02, "gamma_h": 0.2, "gamma_l": 0.02,
+                "v_h": 50.0, "v_l": 70.0}
+    y0_range = (40.0, 50.0)
+    published_value = 57.300
+
+    @classmethod
+    def check_params(cls, params):
+        super().check_params(params)
+        if not params["v_h"] < params["v_l"]:
+            raise ParameterError("v_h", f"must be below v_l, got v_h={params['v_h']}, v_l={params['v_l']}")
+
+    def default_intensity(self, y: tf.Tensor) -> tf.Tensor:
+        """Q(y): piecewise linear from gamma_h at v_h down to gamma_l at v_l."""
+        weight = tf.clip_by_value((y - self.v_h) / (self.v_l - self.v_h), 0.0, 1.0)
+        return self.gamma_h + (self.gamma_l - self.gamma_h) * weight
+
+    def f(self, t, x, y, z):
+        return -(1.0 - self.delta) * self.default_intensity(y) * y - self.rate * y
+
+    def g(self, x):
+        return tf.reduce_min(x, axis=1, keepdims=True)
+
+
+@register("bs_diff_rates")
+class BlackScholesDifferentRates(_IndependentGBMEquation):
+    """Pricing with different borrowing and lending rates.
+
+    f = -R_l y - (mu_bar - R_l)/sigma_bar sum_i z_i + (R_b - R_l) max(0, sum_i z_i / sigma_bar - y),
+    g = max(max_i x_i - K1, 0) - 2 max(max_i x_i - K2, 0) (a call spread on the maximum).
+    """
+
+    summary = "Black-Scholes with different borrowing and lending rates, call spread on the max"
+    source = "Han, Jentzen, E, PNAS 2018 / E, Han, Jentzen 2017; reference by multilevel Picard"
+    defaults = {"total_time": 0.5, "x0": 100.0, "mu_bar": 0.06, "sigma_bar": 0.2,
+                "rate_lend": 0.04, "rate_borrow": 0.06, "strike_low": 120.0, "strike_high": 150.0}
+    y0_range = (15.0, 18.0)
+    published_value = 21.299
+
+    def f(self, t, x, y, z):
+        z_sum = tf.reduce_sum(z, axis=1, keepdims=True)
+        borrowed = tf.nn.relu(z_sum / self.sigma_bar - y)
+        return (-self.rate_lend * y - (self.mu_bar - self.rate_lend) / self.sigma_bar * z_sum
+                + (self.rate_borrow - self.rate_lend) * borrowed)
+
+    def g(self, x):
+        best = tf.reduce_max(x, axis=1, keepdims=True)
+        return tf.nn.relu(best - self.strike_low) - 2.0 * tf.nn.relu(best - self.strike_high)

@@ -1,0 +1,125 @@
+"""Forward SDEs of the deep BSDE method, sampled in TensorFlow on the device.
+
+Every sampler returns time-major tensors, which is the layout the solver's
+stacked subnetworks consume directly:
+
+    dw: [N, batch, d]      Brownian increments dW_n
+    x:  [N + 1, batch, d]  the path X_0, ..., X_N
+
+Sampling uses stateless random ops, so a batch is a pure function of its
+seed pair: training is reproducible and resumable, and XLA can compile it.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+
+class ForwardProcess(abc.ABC):
+    """A forward SDE dX = mu(X) dt + sigma(X) dW on a uniform time grid."""
+
+    def __init__(self, x0: np.ndarray, total_time: float, num_time_interval: int):
+        self.x0 = np.asarray(x0, dtype=np.float64)
+        self.dim = self.x0.shape[0]
+        self.total_time = float(total_time)
+        self.num_time_interval = int(num_time_interval)
+        self.delta_t = self.total_time / self.num_time_interval
+
+    def brownian_increments(self, batch_size: int, seed, dtype: tf.DType) -> tf.Tensor:
+        """dW of shape [N, batch, d], each entry N(0, dt)."""
+        shape = [self.num_time_interval, batch_size, self.dim]
+        seed = tf.cast(seed, tf.int64)
+        return tf.random.stateless_normal(shape, seed=seed, dtype=dtype) * np.sqrt(self.delta_t)
+
+    def sample(self, batch_size: int, seed, dtype: tf.DType = tf.float64) -> tuple[tf.Tensor, tf.Tensor]:
+        """Returns (dw [N, batch, d], x [N+1, batch, d]) for the seed pair `seed`."""
+        dw = self.brownian_increments(batch_size, seed, dtype)
+        return dw, self.paths_from_increments(dw)
+
+    @abc.abstractmethod
+    def paths_from_increments(self, dw: tf.Tensor) -> tf.Tensor:
+        """The path x [N+1, batch, d] driven by the increments dw [N, batch, d]."""
+
+    @abc.abstractmethod
+    def drift(self, x: tf.Tensor) -> tf.Tensor:
+        """mu(x) for x of shape [..., d]."""
+
+    @abc.abstractmethod
+    def diffusion_transpose_times(self, x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
+        """sigma(x)^T v: maps grad u to Z = sigma^T grad u."""
+
+    @abc.abstractmethod
+    def gradient_from_z(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Inverse of `diffusion_transpose_times` at one point: grad u from Z (numpy)."""
+
+    def _x0_tensor(self, dtype: tf.DType) -> tf.Tensor:
+        return tf.constant(self.x0, dtype=dtype)
+
+
+class ScaledBrownianMotion(ForwardProcess):
+    """X_t = x0 + mu t + sigma W_t with scalar sigma (sigma(x) = sigma I)."""
+
+    def __init__(self, x0, total_time, num_time_interval, sigma: float = 1.0, mu: float = 0.0):
+        super().__init__(x0, total_time, num_time_interval)
+        self.sigma = float(sigma)
+        self.mu = float(mu)
+
+    def paths_from_increments(self, dw):
+        dtype = dw.dtype
+        x0 = self._x0_tensor(dtype)
+        steps = self.sigma * dw + self.mu * self.delta_t
+        walk = tf.cumsum(steps, axis=0)
+        start = tf.broadcast_to(x0, tf.shape(dw)[1:])[tf.newaxis]
+        return tf.concat([start, start + walk], axis=0)
+
+    def drift(self, x):
+        return tf.ones_like(x) * self.mu
+
+    def diffusion_transpose_times(self, x, v):
+        return self.sigma * v
+
+    def gradient_from_z(self, x, z):
+        return np.asarray(z) / self.sigma
+
+
+class GeometricBrownianMotion(ForwardProcess):
+    """dX_i = mu_i X_i dt + vol_i X_i dB_i with B = L W, L the Cholesky factor of
+    the correlation matrix; simulated exactly in log space, so sigma(x) = diag(vol x) L."""
+
+    def __init__(self, x0, total_time, num_time_interval, drift: Sequence[float] | float,
+                 volatility: Sequence[float] | float, correlation: np.ndarray | None = None):
+        super().__init__(x0, total_time, num_time_interval)
+        self.mu = np.broadcast_to(np.asarray(drift, dtype=np.float64), (self.dim,)).copy()
+        self.vol = np.broadcast_to(np.asarray(volatility, dtype=np.float64), (self.dim,)).copy()
+        self.cholesky = None if correlation is None else np.linalg.cholesky(np.asarray(correlation, np.float64))
+
+    def correlate(self, dw: tf.Tensor) -> tf.Tensor:
+        """L dW along the last axis (identity when the assets are independent)."""
+        if self.cholesky is None:
+            return dw
+        return tf.linalg.matvec(tf.constant(self.cholesky, dtype=dw.dtype), dw)
+
+    def paths_from_increments(self, dw):
+        dtype = dw.dtype
+        log_step = (tf.constant((self.mu - 0.5 * self.vol ** 2) * self.delta_t, dtype)
+                    + tf.constant(self.vol, dtype) * self.correlate(dw))
+        log_growth = tf.concat([tf.zeros_like(log_step[:1]), tf.cumsum(log_step, axis=0)], axis=0)
+        return self._x0_tensor(dtype) * tf.exp(log_growth)
+
+    def drift(self, x):
+        return tf.constant(self.mu, x.dtype) * x
+
+    def diffusion_transpose_times(self, x, v):
+        scaled = tf.constant(self.vol, x.dtype) * x * v
+        if self.cholesky is None:
+            return scaled
+        return tf.linalg.matvec(tf.constant(self.cholesky, x.dtype), scaled, transpose_a=True)
+
+    def gradient_from_z(self, x, z):
+        z = np.asarray(z, dtype=np.float64)
+        if self.cholesky is not None:
+            z = np.linalg.solve(self.cholesky.T, z)
+        return z / (self.vol * np.asarray(x, dtype=np.float64))
