@@ -29,7 +29,8 @@ class Result:
     """Outcome of `deepbsde.solve`.
 
     value is the estimate of u(0, x0); z0 the estimate of sigma^T grad u(0, x0).
-    reference and rel_error are None when no reference is known.
+    reference and rel_error are None when no reference is known;
+    reference_half_width is the 95% half-width of a Monte Carlo reference.
     """
 
     equation: str
@@ -38,6 +39,7 @@ class Result:
     z0: np.ndarray
     reference: float | None
     reference_source: str | None
+    reference_half_width: float | None
     iterations: int
     seconds: float
     compile_seconds: float
@@ -58,6 +60,7 @@ class Result:
         """The JSON-ready summary written to result.json."""
         return {"equation": self.equation, "dim": self.dim, "value": self.value,
                 "reference": self.reference, "reference_source": self.reference_source,
+                "reference_half_width": self.reference_half_width,
                 "rel_error": self.rel_error, "iterations": self.iterations, "seconds": self.seconds,
                 "compile_seconds": self.compile_seconds, "ms_per_iteration": self.ms_per_iteration,
                 "seed": self.seed, "device": self.device, "z0": [float(v) for v in np.ravel(self.z0)],

@@ -18,6 +18,7 @@ import equations
 from deepbsde.config import SolverOptions
 from deepbsde.model import DeepBSDEModel, clipped_square_loss
 from deepbsde.optimizer import Adam, PiecewiseConstant
+from deepbsde.reference import resolve_reference
 from deepbsde.result import HistoryRecord, Result
 from equations import Equation
 
@@ -134,16 +135,6 @@ class Trainer:
         return self.model.z0.numpy().reshape(-1)
 
 
-def resolve_reference(equation: Equation, reference: Any) -> tuple[float | None, str | None]:
-    """(value, source) for a config's `reference`: auto, a number or None."""
-    if reference is None:
-        return None, None
-    if reference == "auto":
-        known = equation.reference()
-        return known if known is not None else (None, None)
-    return float(reference), "given in the configuration"
-
-
 def solve(equation: Equation | str, *, reference: Any = "auto", progress: ProgressCallback | None = None,
           config: dict[str, Any] | None = None, **options: Any) -> Result:
     """Solves the PDE of `equation` for u(0, x0) with the deep BSDE method.
@@ -158,11 +149,12 @@ def solve(equation: Equation | str, *, reference: Any = "auto", progress: Progre
     solver_options = SolverOptions.from_mapping(options, section="options")
     trainer = Trainer(equation, solver_options)
     history, timings = trainer.run(progress)
-    ref_value, ref_source = resolve_reference(equation, reference)
+    known = resolve_reference(equation, reference)
     resolved = config if config is not None else {
         "equation": {"name": equation.name, **equation.params},
         "solver": solver_options.to_dict(), "reference": reference}
     return Result(equation=equation.name, dim=equation.dim, value=history[-1].value, z0=trainer.z0(),
-                  reference=ref_value, reference_source=ref_source, iterations=trainer.step,
+                  reference=known.value if known else None, reference_source=known.source if known else None,
+                  reference_half_width=known.half_width if known else None, iterations=trainer.step,
                   seed=solver_options.seed, device=device_description(), history=history, config=resolved,
                   **timings)
