@@ -21,8 +21,8 @@ from deepbsde.training import DivergenceError, solve
 class ProgressPrinter:
     """Prints one line per logged step: loss, value, speed and time left."""
 
-    def __init__(self, stream=sys.stdout):
-        self.stream = stream
+    def __init__(self, stream=None):
+        self.stream = stream  # None: whatever sys.stdout is at print time
         self.last: HistoryRecord | None = None
 
     def __call__(self, record: HistoryRecord, total: int) -> None:

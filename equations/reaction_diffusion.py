@@ -26,7 +26,7 @@ class ReactionDiffusion(Equation):
         return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, sigma=1.0)
 
     def f(self, t, x, y, z):
-        return tf.minimum(1.0, tf.square(y - self.exact_solution(t, x)))
+        return tf.minimum(tf.square(y - self.exact_solution(t, x)), 1.0)
 
     def g(self, x):
         return self.exact_solution(self.total_time, x)

@@ -1,0 +1,74 @@
+"""The deepbsde command: run, list, errors."""
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from deepbsde.cli import main
+from tests.conftest import CONFIGS
+
+RESULT_KEYS = {"equation", "dim", "value", "reference", "rel_error", "iterations", "seconds",
+               "ms_per_iteration", "seed", "config"}
+
+
+def test_run_writes_result_and_history(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["run", str(CONFIGS / "hjb.yaml"), "--set", "equation.dim=3", "--set", "solver.iterations=20",
+                 "--set", "solver.log_every=10", "--set", "solver.hidden_widths=[8, 8]", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "step     10/20" in printed and "u(0, x0) =" in printed
+    result = json.loads((out / "result.json").read_text())
+    assert RESULT_KEYS <= set(result)
+    assert result["equation"] == "hjb" and result["dim"] == 3 and result["iterations"] == 20
+    # d = 3 is not the published problem, so no reference is claimed
+    assert result["reference"] is None and result["rel_error"] is None
+    assert result["config"]["equation"]["dim"] == 3 and result["config"]["solver"]["hidden_widths"] == [8, 8]
+    with open(out / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [0, 10, 20]
+    assert float(rows[-1]["value"]) == pytest.approx(result["value"])
+
+
+def test_run_reports_reference_and_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(CONFIGS / "burgers.yaml"), "--set", "equation.dim=4", "--set",
+                 "equation.num_time_interval=3", "--set", "solver.iterations=5", "--out", str(out)]) == 0
+    assert "reference = 0.500000 (exact solution); relative error =" in capsys.readouterr().out
+    result = json.loads((out / "result.json").read_text())
+    assert result["reference"] == 0.5
+    assert result["rel_error"] == pytest.approx(abs(result["value"] - 0.5) / 0.5)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "solver.batch_size=0"], "solver.batch_size: must be a positive integer"),
+    (["--set", "equation.dim=-2"], "equation.dim: must be a positive integer"),
+    (["--set", "solver.learning_rate=0.1"], "solver.learning_rate: unknown option"),
+    (["--set", "solver.iterations"], "--set: expected key.path=value"),
+])
+def test_bad_input_is_a_clear_error(args, message, capsys, tmp_path):
+    assert main(["run", str(CONFIGS / "hjb.yaml"), *args, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "configuration error: " + message in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_missing_config_file(capsys, tmp_path):
+    assert main(["run", str(tmp_path / "missing.yaml")]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_list_shows_every_equation_with_defaults(capsys):
+    assert main(["list"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("hjb:", "allen_cahn:", "bs_default_risk:", "burgers:", "reaction_diffusion:"):
+        assert name in printed
+    assert "published u(0, x0) = 4.5901" in printed and "lam=1.0" in printed
+
+
+def test_console_script_entry_point():
+    completed = subprocess.run([sys.executable, "-m", "deepbsde.cli", "list"], capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 0 and "quadratic_gradient" in completed.stdout

@@ -1,0 +1,131 @@
+"""The deep BSDE solver: building blocks against plain references, a short
+training run against an explicit solution, reproducibility, divergence."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import deepbsde
+import equations
+from deepbsde.model import clipped_square_loss
+from deepbsde.networks import BN_EPSILON, StackedSubnetworks
+from deepbsde.optimizer import Adam, PiecewiseConstant
+
+SMALL_BURGERS = {"dim": 5, "num_time_interval": 10}
+SMALL_OPTIONS = {"learning_rates": [2e-2, 2e-3], "lr_boundaries": [700], "y0_range": [0.0, 1.0]}
+
+
+def test_stacked_subnetworks_match_separate_per_step_networks():
+    """Slice n of the stacked pass equals network n applied alone, with its own batch statistics."""
+    steps, dim, batch = 4, 3, 32
+    nets = StackedSubnetworks(steps, dim, [5, 6], batch_norm=True, dtype=tf.float64, seed=3)
+    x = tf.random.stateless_normal([steps, batch, dim], [1, 1], dtype=tf.float64) * np.arange(1, steps + 1)[:, None, None]
+    stacked = nets(x, training=True).numpy()
+
+    def norm(h, bn, n):
+        mean, var = h.mean(axis=0), h.var(axis=0)
+        return (h - mean) / np.sqrt(var + BN_EPSILON) * bn.gamma.numpy()[n, 0] + bn.beta.numpy()[n, 0]
+
+    for n in range(steps):
+        h = norm(x.numpy()[n], nets.norms[0], n)
+        for k, kernel in enumerate(nets.kernels):
+            h = norm(h @ kernel.numpy()[n], nets.norms[k + 1], n)
+            if k < len(nets.kernels) - 1:
+                h = np.maximum(h, 0.0)
+        np.testing.assert_allclose(stacked[n], h, rtol=1e-10, atol=1e-10)
+
+
+def test_batch_norm_moving_statistics_follow_the_batches():
+    nets = StackedSubnetworks(2, 2, [3], batch_norm=True, dtype=tf.float64, seed=0)
+    x = tf.constant(np.random.default_rng(0).normal(5.0, 2.0, (2, 256, 2)))
+    nets(x, training=True)
+    np.testing.assert_allclose(nets.norms[0].moving_mean.numpy()[:, 0], 0.01 * x.numpy().mean(axis=1))
+    inference = nets(x, training=False)  # uses the moving statistics, updates nothing
+    assert inference.shape == (2, 256, 2)
+    np.testing.assert_allclose(nets.norms[0].moving_mean.numpy()[:, 0], 0.01 * x.numpy().mean(axis=1))
+
+
+def test_subnetworks_without_batch_norm_have_biases():
+    nets = StackedSubnetworks(3, 4, [8], batch_norm=False, dtype=tf.float32, seed=0)
+    assert len(nets.biases) == 2 and not nets.norms
+    assert nets(tf.zeros([3, 5, 4]), training=True).shape == (3, 5, 4)
+    assert nets.flops_per_sample() == 3 * 2 * (4 * 8 + 8 * 4)
+
+
+def test_adam_matches_keras_adam():
+    import keras
+    # float32 throughout: Keras computes its bias-correction scalars in float32
+    start = np.array([1.0, -2.0, 3.0], np.float32)
+    ours = tf.Variable(start)
+    theirs = tf.Variable(start)
+    adam = Adam([ours], PiecewiseConstant([], [0.1], tf.float32), epsilon=1e-7)
+    reference = keras.optimizers.Adam(learning_rate=0.1, epsilon=1e-7)
+    for _ in range(5):
+        for var, step in ((ours, lambda g: adam.apply([g], [ours])),
+                          (theirs, lambda g: reference.apply_gradients([(g, theirs)]))):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(var ** 4)
+            step(tape.gradient(loss, var))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-6)
+
+
+def test_piecewise_constant_schedule():
+    schedule = PiecewiseConstant([10, 20], [1.0, 0.5, 0.25], tf.float64)
+    rates = [float(schedule(tf.constant(s, tf.int64))) for s in (0, 10, 11, 20, 21, 1000)]
+    assert rates == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    assert float(PiecewiseConstant([], [0.3], tf.float32)(tf.constant(99, tf.int64))) == pytest.approx(0.3)
+
+
+def test_clipped_square_loss_is_linear_beyond_the_clip():
+    delta = tf.constant([[1.0], [-3.0], [10.0]], tf.float64)
+    loss = float(clipped_square_loss(delta, 5.0))
+    assert loss == pytest.approx((1.0 + 9.0 + (2 * 5 * 10 - 25)) / 3)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_short_run_reaches_explicit_solution(dtype):
+    """Burgers-type, d = 5: u(0, 0) = 0.5 exactly; 1000 steps get within 1%."""
+    result = deepbsde.solve(equations.get("burgers", **SMALL_BURGERS), iterations=1000, seed=1, dtype=dtype,
+                            log_every=250, **SMALL_OPTIONS)
+    assert result.reference == 0.5 and result.reference_source == "exact solution"
+    assert result.rel_error < 0.01, result.value
+    assert [r.step for r in result.history] == [0, 250, 500, 750, 1000]
+    assert result.history[-1].loss < result.history[0].loss
+    assert result.history[-1].learning_rate == pytest.approx(2e-3)
+    assert result.z0.shape == (5,) and result.iterations == 1000
+    assert result.ms_per_iteration > 0 and result.seconds > result.compile_seconds > 0
+
+
+def test_same_seed_same_run_other_seed_other_run():
+    def run(seed):
+        result = deepbsde.solve(equations.get("allen_cahn", dim=3, num_time_interval=4), iterations=30,
+                                log_every=10, seed=seed, dtype="float64")
+        return [(r.loss, r.value) for r in result.history]
+
+    first, again, other = run(5), run(5), run(6)
+    assert first == again
+    assert first != other
+
+
+def test_jit_and_plain_graph_agree():
+    def value(jit):
+        return deepbsde.solve(equations.get("hjb", dim=4, num_time_interval=5), iterations=20, log_every=20,
+                              seed=2, jit_compile=jit, dtype="float64").value
+    assert value(True) == pytest.approx(value(False), rel=1e-9)
+
+
+def test_single_time_step_has_no_subnetworks():
+    result = deepbsde.solve(equations.get("hjb", dim=2, num_time_interval=1), iterations=5, log_every=5)
+    assert np.isfinite(result.value)
+
+
+def test_divergence_stops_with_the_step():
+    with pytest.raises(deepbsde.DivergenceError, match=r"training diverged at step \d+: loss = (nan|inf)"):
+        deepbsde.solve(equations.get("allen_cahn", dim=2, num_time_interval=2), iterations=10, log_every=5,
+                       y0_range=[1e30, 1e30], dtype="float32")
+
+
+def test_solver_option_errors_name_the_option():
+    with pytest.raises(deepbsde.ConfigError, match="options.batch_size: must be a positive integer"):
+        deepbsde.solve("hjb", batch_size=0)
+    with pytest.raises(deepbsde.ConfigError, match="options.iteration: unknown option"):
+        deepbsde.solve("hjb", iteration=10)
