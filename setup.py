@@ -14,4 +14,5 @@ from setuptools import setup
 DEFAULT_TENSORFLOW = "tensorflow>=2.16" if platform.machine() == "aarch64" else "tensorflow-cpu>=2.16"
 
 setup(install_requires=[os.environ.get("DEEPBSDE_TENSORFLOW") or DEFAULT_TENSORFLOW,
-                        "numpy>=1.26", "scipy>=1.11", "pyyaml>=6.0", "matplotlib>=3.8"])
+                        "numpy>=1.26", "scipy>=1.11", "pyyaml>=6.0", "matplotlib>=3.8",
+                        "tensorboard>=2.16"])

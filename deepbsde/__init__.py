@@ -10,9 +10,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 from deepbsde.config import ConfigError, RunConfig, SolverOptions, load_config  # noqa: E402
 from deepbsde.result import HistoryRecord, Result  # noqa: E402
-from deepbsde.training import DivergenceError, solve  # noqa: E402
+from deepbsde.loading import TrainedSolver, load  # noqa: E402
+from deepbsde.training import DivergenceError, TrainingInterrupted, solve  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["ConfigError", "DivergenceError", "HistoryRecord", "Result", "RunConfig", "SolverOptions",
-           "load_config", "solve", "__version__"]
+           "TrainedSolver", "TrainingInterrupted", "load", "load_config", "solve", "__version__"]

@@ -1,11 +1,15 @@
 """The `deepbsde` command.
 
-    deepbsde run CONFIG [--set key.path=value ...] [--out DIR]
+    deepbsde run CONFIG [--set key.path=value ...] [--out DIR] [--resume DIR] [--overwrite] [--quiet]
     deepbsde list
+
+Exit codes: 0 done, 1 diverged, 2 bad input, 130/143 interrupted by SIGINT/SIGTERM
+(a checkpoint is saved first; continue with --resume).
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -15,7 +19,8 @@ import deepbsde  # noqa: F401  (quietens TensorFlow before it is imported)
 import equations
 from deepbsde.config import ConfigError, load_config
 from deepbsde.result import HistoryRecord
-from deepbsde.training import DivergenceError, solve
+from deepbsde.runner import run_config
+from deepbsde.training import DivergenceError, TrainingInterrupted
 
 
 class ProgressPrinter:
@@ -25,7 +30,10 @@ class ProgressPrinter:
         self.stream = stream  # None: whatever sys.stdout is at print time
         self.last: HistoryRecord | None = None
 
-    def __call__(self, record: HistoryRecord, total: int) -> None:
+    def on_checkpoint(self, step: int) -> None:
+        pass
+
+    def on_record(self, record: HistoryRecord, total: int) -> None:
         speed = ""
         if self.last is not None and record.elapsed > self.last.elapsed:
             rate = (record.step - self.last.step) / (record.elapsed - self.last.elapsed)
@@ -36,22 +44,49 @@ class ProgressPrinter:
               f"lr {record.learning_rate:.1e}  {record.elapsed:7.1f} s{speed}", file=self.stream, flush=True)
 
 
+class StopRequest:
+    """Turns SIGINT/SIGTERM into a request to checkpoint and stop after the current step."""
+
+    def __init__(self):
+        self.signal_number: int | None = None
+
+    def install(self) -> None:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, self._handle)
+
+    def _handle(self, number: int, frame) -> None:
+        self.signal_number = number
+
+    def __call__(self) -> bool:
+        return self.signal_number is not None
+
+
 def command_run(args: argparse.Namespace) -> int:
+    if args.resume and args.out and Path(args.out) != Path(args.resume):
+        raise ConfigError("--out", "give either --out or --resume: a resumed run writes into its own folder")
     config = load_config(args.config, args.set)
     equation = config.build_equation()
-    out = Path(args.out) if args.out else Path("runs") / f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    print(f"solving {equation.name} (d = {equation.dim}, T = {equation.total_time}, "
-          f"N = {equation.num_time_interval}) for {config.solver.iterations} iterations", flush=True)
-    result = solve(equation, reference=config.reference, progress=ProgressPrinter(), config=config.to_dict(),
-                   **config.solver.to_dict())
-    result.write(out)
-    print(f"\nu(0, x0) = {result.value:.6f}")
+    out = Path(args.resume or args.out or Path("runs") / f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    say = (lambda *a, **k: None) if args.quiet else print
+    say(f"{'resuming' if args.resume else 'solving'} {equation.name} (d = {equation.dim}, T = {equation.total_time}, "
+        f"N = {equation.num_time_interval}) for {config.solver.iterations} iterations in {out}", flush=True)
+    stop = StopRequest()
+    stop.install()
+    try:
+        result = run_config(config, out, resume=bool(args.resume), overwrite=args.overwrite,
+                            observers=[] if args.quiet else [ProgressPrinter()], should_stop=stop)
+    except TrainingInterrupted as interrupted:
+        print(f"deepbsde: {interrupted}; checkpoint saved to {interrupted.checkpoint}\n"
+              f"continue with: deepbsde run {args.config} --resume {out}", file=sys.stderr)
+        return 128 + stop.signal_number
+    print(f"u(0, x0) = {result.value:.6f}")
     if result.reference is not None:
-        print(f"reference = {result.reference:.6f} ({result.reference_source}); "
+        interval = f" +/- {result.reference_half_width:.2g}" if result.reference_half_width else ""
+        print(f"reference = {result.reference:.6f}{interval} ({result.reference_source}); "
               f"relative error = {result.rel_error:.3%}")
-    print(f"{result.iterations} iterations in {result.seconds:.1f} s "
-          f"({result.ms_per_iteration:.2f} ms/iteration, compile {result.compile_seconds:.1f} s, {result.device})")
-    print(f"wrote {out / 'result.json'} and {out / 'history.csv'}")
+    say(f"{result.iterations} iterations in {result.seconds:.1f} s "
+        f"({result.ms_per_iteration:.2f} ms/iteration, compile {result.compile_seconds:.1f} s, {result.device})")
+    say(f"wrote {out}/: result.json, history.csv, training.png, checkpoints/, model/, tensorboard/")
     return 0
 
 
@@ -74,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override a configuration field, e.g. --set solver.iterations=200 (repeatable)")
     run.add_argument("--out", help="output folder (default: runs/<config>-<time>)")
+    run.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR from its last checkpoint")
+    run.add_argument("--overwrite", action="store_true", help="replace a run already in the output folder")
+    run.add_argument("--quiet", action="store_true", help="print only the final value and reference")
     run.set_defaults(handler=command_run)
     listing = commands.add_parser("list", help="list the registered equations with their defaults")
     listing.set_defaults(handler=command_list)
@@ -88,7 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deepbsde: configuration error: {error}", file=sys.stderr)
         return 2
     except DivergenceError as error:
-        print(f"deepbsde: {error}", file=sys.stderr)
+        kept = f"; the last good checkpoint is kept: {error.checkpoint}" if error.checkpoint else \
+            "; no checkpoint had been saved yet"
+        print(f"deepbsde: {error}{kept}", file=sys.stderr)
         return 1
 
 

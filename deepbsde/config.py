@@ -36,6 +36,8 @@ class SolverOptions:
     hidden_widths None means the reference's [d + 10, d + 10]; y0_range None
     means the equation's own initial range for Y_0. learning_rates has one
     more entry than lr_boundaries (piecewise constant in the step).
+    checkpoint_every applies when the run has an output folder (0: only at
+    the end and on interruption); max_loss None means only NaN/inf diverge.
     """
 
     iterations: int = 2000
@@ -50,6 +52,8 @@ class SolverOptions:
     dtype: str = "float64"
     seed: int = 1
     log_every: int = 100
+    checkpoint_every: int = 500
+    max_loss: float | None = None
     jit_compile: bool = True
 
     @classmethod
@@ -87,6 +91,10 @@ class SolverOptions:
             fail("hidden_widths", f"must all be positive, got {self.hidden_widths}")
         if self.y0_range is not None and (len(self.y0_range) != 2 or self.y0_range[0] > self.y0_range[1]):
             fail("y0_range", f"must be [low, high] with low <= high, got {self.y0_range}")
+        if self.checkpoint_every < 0:
+            fail("checkpoint_every", f"must be 0 (off) or a positive integer, got {self.checkpoint_every}")
+        if self.max_loss is not None and self.max_loss <= 0:
+            fail("max_loss", f"must be positive or null, got {self.max_loss}")
         if self.loss_clip <= 0:
             fail("loss_clip", f"must be positive, got {self.loss_clip}")
         if self.dtype not in DTYPES:
@@ -97,12 +105,14 @@ class SolverOptions:
 
 
 # Example values giving each option's type where the default is None.
-_TYPE_EXAMPLES = {"hidden_widths": [1], "y0_range": [0.0], "learning_rates": [0.0], "lr_boundaries": [1]}
+_TYPE_EXAMPLES = {"hidden_widths": [1], "y0_range": [0.0], "learning_rates": [0.0], "lr_boundaries": [1],
+                  "max_loss": 0.0}
+_OPTIONAL = ("hidden_widths", "y0_range", "max_loss")
 
 
 def _coerce_option(path: str, name: str, value: Any) -> Any:
     default = _TYPE_EXAMPLES.get(name, getattr(SolverOptions, name, None))
-    if value is None and name in ("hidden_widths", "y0_range"):
+    if value is None and name in _OPTIONAL:
         return None
     if name == "lr_boundaries" and value == []:
         return []

@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
+
+HISTORY_FIELDS = ("step", "loss", "value", "learning_rate", "elapsed")
+MODEL_FOLDER = "model"
 
 
 @dataclass(frozen=True)
@@ -20,8 +24,29 @@ class HistoryRecord:
     learning_rate: float
     elapsed: float
 
+    def row(self) -> list[float]:
+        return [getattr(self, name) for name in HISTORY_FIELDS]
 
-HISTORY_FIELDS = ("step", "loss", "value", "learning_rate", "elapsed")
+
+def read_history(path: str | Path) -> list[HistoryRecord]:
+    """The records of a history.csv."""
+    with open(path, newline="") as handle:
+        return [HistoryRecord(int(row["step"]), float(row["loss"]), float(row["value"]),
+                              float(row["learning_rate"]), float(row["elapsed"])) for row in csv.DictReader(handle)]
+
+
+def write_history(path: str | Path, history: list[HistoryRecord]) -> None:
+    """Writes records as history.csv, header included."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HISTORY_FIELDS)
+        writer.writerows(record.row() for record in history)
+
+
+def append_history(path: str | Path, record: HistoryRecord) -> None:
+    """Appends one record to an existing history.csv."""
+    with open(path, "a", newline="") as handle:
+        csv.writer(handle).writerow(record.row())
 
 
 @dataclass
@@ -31,6 +56,7 @@ class Result:
     value is the estimate of u(0, x0); z0 the estimate of sigma^T grad u(0, x0).
     reference and rel_error are None when no reference is known;
     reference_half_width is the 95% half-width of a Monte Carlo reference.
+    model is the trained DeepBSDEModel (kept in memory, written by `save`).
     """
 
     equation: str
@@ -48,6 +74,7 @@ class Result:
     device: str
     history: list[HistoryRecord] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    model: Any = field(default=None, repr=False, compare=False)
 
     @property
     def rel_error(self) -> float | None:
@@ -71,9 +98,16 @@ class Result:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "result.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
-        with open(directory / "history.csv", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(HISTORY_FIELDS)
-            for record in self.history:
-                writer.writerow([getattr(record, name) for name in HISTORY_FIELDS])
+        write_history(directory / "history.csv", self.history)
+        return directory
+
+    def save(self, directory: str | Path) -> Path:
+        """Writes the result, the configuration and the trained model; `deepbsde.load` reads it back."""
+        import tensorflow as tf  # only here: the summary part needs no TensorFlow
+
+        if self.model is None:
+            raise ValueError("this Result holds no trained model to save")
+        directory = self.write(directory)
+        (directory / "config.yaml").write_text(yaml.safe_dump(self.config, sort_keys=False))
+        tf.train.Checkpoint(model=self.model).write(str(directory / MODEL_FOLDER / "model"))
         return directory

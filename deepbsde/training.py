@@ -9,7 +9,7 @@ function of its seed.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -27,12 +27,33 @@ VALIDATION_STREAM = -1  # second seed word of the validation batch; training use
 ProgressCallback = Callable[[HistoryRecord, int], None]
 
 
-class DivergenceError(RuntimeError):
-    """The training loss became NaN or infinite."""
+class TrainingObserver(Protocol):
+    """Something told of the progress of a training run."""
 
-    def __init__(self, step: int, loss: float):
+    def on_record(self, record: HistoryRecord, total_iterations: int) -> None:
+        """A new history record (every log_every steps, and at the first and last)."""
+
+    def on_checkpoint(self, step: int) -> None:
+        """The state after `step` steps is good and should be saved if checkpointing."""
+
+
+class DivergenceError(RuntimeError):
+    """The training loss became NaN or infinite, or exceeded the configured bound."""
+
+    def __init__(self, step: int, loss: float, bound: float | None = None):
         self.step, self.loss = step, loss
-        super().__init__(f"training diverged at step {step}: loss = {loss}")
+        self.checkpoint: str | None = None  # the last good checkpoint, when the run had one
+        why = f" exceeds solver.max_loss = {bound}" if np.isfinite(loss) and bound is not None else ""
+        super().__init__(f"training diverged at step {step}: loss = {loss}{why}")
+
+
+class TrainingInterrupted(RuntimeError):
+    """Training was asked to stop (SIGINT/SIGTERM) after a checkpoint was saved."""
+
+    def __init__(self, step: int):
+        self.step = step
+        self.checkpoint: str | None = None  # where the state at `step` was saved
+        super().__init__(f"training interrupted at step {step}")
 
 
 def device_description() -> str:
@@ -93,25 +114,36 @@ class Trainer:
         rate = float(self.optimizer.learning_rate(self.optimizer.iterations).numpy())
         return HistoryRecord(self.step, loss, float(self.model.y0.numpy()), rate, elapsed)
 
-    def run(self, progress: ProgressCallback | None = None) -> tuple[list[HistoryRecord], dict[str, float]]:
-        """Trains up to options.iterations; returns the history and timings.
+    def checkpoint_objects(self) -> dict[str, tf.Module]:
+        """Everything a resumed run needs: weights, BN statistics, Adam state and step."""
+        return {"model": self.model, "optimizer": self.optimizer}
 
-        Raises DivergenceError as soon as a training loss is not finite.
+    def run(self, observers: Sequence[TrainingObserver] = (), history: Sequence[HistoryRecord] = (),
+            should_stop: Callable[[], bool] = lambda: False) -> tuple[list[HistoryRecord], dict[str, float]]:
+        """Trains from the current step up to options.iterations.
+
+        history: the records of an earlier part of this run (when resuming).
+        observers: told of every record and of every checkpoint-worthy step.
+        should_stop: polled after every step; when it turns true the
+        observers checkpoint and TrainingInterrupted is raised.
+        Raises DivergenceError when a loss is not finite or exceeds max_loss;
+        the observers are then not asked to checkpoint the diverged state.
         """
         options = self.options
-        history: list[HistoryRecord] = []
+        history = list(history)
+        offset = history[-1].elapsed if history else 0.0  # elapsed time of the earlier part
         start = time.perf_counter()
-        compile_seconds = 0.0
-        step_seconds = 0.0
+        compile_seconds = step_seconds = 0.0
         timed_steps = 0
 
         def log() -> None:
-            record = self.record(time.perf_counter() - start)
+            record = self.record(offset + time.perf_counter() - start)
             history.append(record)
-            if progress is not None:
-                progress(record, options.iterations)
+            for observer in observers:
+                observer.on_record(record, options.iterations)
 
-        log()
+        if not history or history[-1].step != self.step:
+            log()
         while self.step < options.iterations:
             tick = time.perf_counter()
             loss, _ = self.train_step()
@@ -122,11 +154,18 @@ class Trainer:
             else:
                 step_seconds += seconds
                 timed_steps += 1
-            if not np.isfinite(loss):
-                raise DivergenceError(self.step, loss)
+            if not np.isfinite(loss) or (options.max_loss is not None and loss > options.max_loss):
+                raise DivergenceError(self.step, loss, options.max_loss)
             if self.step % options.log_every == 0 or self.step == options.iterations:
                 log()
-        timings = {"seconds": time.perf_counter() - start, "compile_seconds": compile_seconds,
+            if options.checkpoint_every and self.step % options.checkpoint_every == 0:
+                for observer in observers:
+                    observer.on_checkpoint(self.step)
+            if should_stop():
+                for observer in observers:
+                    observer.on_checkpoint(self.step)
+                raise TrainingInterrupted(self.step)
+        timings = {"seconds": offset + time.perf_counter() - start, "compile_seconds": compile_seconds,
                    "ms_per_iteration": 1000.0 * step_seconds / max(timed_steps, 1)}
         return history, timings
 
@@ -135,26 +174,44 @@ class Trainer:
         return self.model.z0.numpy().reshape(-1)
 
 
+def build_result(trainer: Trainer, history: list[HistoryRecord], timings: dict[str, float],
+                 reference: Any, config: dict[str, Any]) -> Result:
+    """The Result of a finished training run."""
+    known = resolve_reference(trainer.equation, reference)
+    return Result(equation=trainer.equation.name, dim=trainer.equation.dim, value=history[-1].value,
+                  z0=trainer.z0(), reference=known.value if known else None,
+                  reference_source=known.source if known else None,
+                  reference_half_width=known.half_width if known else None, iterations=trainer.step,
+                  seed=trainer.options.seed, device=device_description(), history=history, config=config,
+                  model=trainer.model, **timings)
+
+
 def solve(equation: Equation | str, *, reference: Any = "auto", progress: ProgressCallback | None = None,
-          config: dict[str, Any] | None = None, **options: Any) -> Result:
+          **options: Any) -> Result:
     """Solves the PDE of `equation` for u(0, x0) with the deep BSDE method.
 
     equation: an Equation instance, or a registered name (default parameters).
     options: SolverOptions fields (iterations, batch_size, learning_rates, ...).
     reference: "auto" (the equation's exact or published value), a number, or None.
     progress: called as progress(record, total_iterations) at every log point.
+    The returned Result holds the trained model; `result.save(folder)` keeps it.
     """
     if isinstance(equation, str):
         equation = equations.get(equation)
     solver_options = SolverOptions.from_mapping(options, section="options")
     trainer = Trainer(equation, solver_options)
-    history, timings = trainer.run(progress)
-    known = resolve_reference(equation, reference)
-    resolved = config if config is not None else {
-        "equation": {"name": equation.name, **equation.params},
-        "solver": solver_options.to_dict(), "reference": reference}
-    return Result(equation=equation.name, dim=equation.dim, value=history[-1].value, z0=trainer.z0(),
-                  reference=known.value if known else None, reference_source=known.source if known else None,
-                  reference_half_width=known.half_width if known else None, iterations=trainer.step,
-                  seed=solver_options.seed, device=device_description(), history=history, config=resolved,
-                  **timings)
+    observers = [_ProgressObserver(progress)] if progress is not None else []
+    history, timings = trainer.run(observers)
+    config = {"equation": {"name": equation.name, **equation.params}, "solver": solver_options.to_dict(),
+              "reference": reference}
+    return build_result(trainer, history, timings, reference, config)
+
+
+class _ProgressObserver:
+    """Adapts a progress(record, total) callable to a TrainingObserver."""
+
+    def __init__(self, progress: ProgressCallback):
+        self.on_record = progress
+
+    def on_checkpoint(self, step: int) -> None:
+        pass

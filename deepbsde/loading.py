@@ -1,0 +1,71 @@
+"""Loading a saved solve back: inspect Z at new points, re-evaluate, no retraining."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from deepbsde.config import ConfigError, config_from_mapping
+from deepbsde.model import DeepBSDEModel, clipped_square_loss
+from deepbsde.result import MODEL_FOLDER, read_history
+from equations import Equation
+
+
+class TrainedSolver:
+    """A trained deep BSDE model with its equation, as saved by `Result.save` or `deepbsde run`."""
+
+    def __init__(self, summary: dict[str, Any], equation: Equation, model: DeepBSDEModel, loss_clip: float):
+        self.summary = summary
+        self.equation = equation
+        self.model = model
+        self.loss_clip = loss_clip
+        self.history = []
+
+    @property
+    def value(self) -> float:
+        """The trained Y_0, the estimate of u(0, x0)."""
+        return float(self.model.y0.numpy())
+
+    def z(self, step: int, x: np.ndarray) -> np.ndarray:
+        """The network's Z at time t_step = step * T / N for points x [batch, d]:
+        the estimate of sigma^T grad u(t_step, x). Step 0 is the trained Z_0 (at x0 only)."""
+        eq = self.equation
+        if not 0 <= step < eq.num_time_interval:
+            raise ValueError(f"step must lie in 0..{eq.num_time_interval - 1}, got {step}")
+        x = np.atleast_2d(np.asarray(x, dtype=self.model.dtype.as_numpy_dtype))
+        if x.shape[1] != eq.dim:
+            raise ValueError(f"points must have {eq.dim} coordinates, got shape {x.shape}")
+        if step == 0:
+            return np.broadcast_to(self.model.z0.numpy(), x.shape).copy()
+        # the stacked networks take all steps at once: place x at the requested one
+        stacked = tf.tile(tf.constant(x)[tf.newaxis], [eq.num_time_interval - 1, 1, 1])
+        z = self.model.subnetworks(stacked, training=False)[step - 1] / eq.dim
+        return z.numpy()
+
+    def evaluate(self, batch_size: int = 4096, seed: int = 0) -> dict[str, float]:
+        """Loss and mean of Y_N - g(X_N) on fresh paths (batch norm in inference mode)."""
+        dw, x = self.equation.sample(batch_size, [seed, 2 ** 40], self.model.dtype)
+        delta = self.model.terminal_mismatch(dw, x, training=False)
+        return {"loss": float(clipped_square_loss(delta, self.loss_clip)),
+                "mean_mismatch": float(tf.reduce_mean(delta)),
+                "batch_size": batch_size}
+
+
+def load(directory: str | Path) -> TrainedSolver:
+    """Reads a folder written by `Result.save` (or by `deepbsde run`)."""
+    directory = Path(directory)
+    summary_path = directory / "result.json"
+    if not summary_path.exists() or not (directory / MODEL_FOLDER).exists():
+        raise ConfigError("load", f"{directory} holds no saved solve (needs result.json and {MODEL_FOLDER}/)")
+    summary = json.loads(summary_path.read_text())
+    config = config_from_mapping(summary["config"])
+    equation = config.build_equation()
+    model = DeepBSDEModel(equation, config.solver, tf.as_dtype(config.solver.dtype))
+    tf.train.Checkpoint(model=model).read(str(directory / MODEL_FOLDER / "model")).assert_existing_objects_matched()
+    solver = TrainedSolver(summary, equation, model, config.solver.loss_clip)
+    if (directory / "history.csv").exists():
+        solver.history = read_history(directory / "history.csv")
+    return solver

@@ -1,0 +1,52 @@
+"""Runs a configuration in an output folder: new or resumed, checkpointed,
+with history, TensorBoard, result, plot and the trained model written there."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import yaml
+
+from deepbsde.config import RunConfig
+from deepbsde.plotting import plot_history
+from deepbsde.result import Result
+from deepbsde.run_directory import RunDirectory
+from deepbsde.training import (DivergenceError, Trainer, TrainingInterrupted, TrainingObserver,
+                               build_result)
+
+
+def run_config(config: RunConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
+               observers: Sequence[TrainingObserver] = (),
+               should_stop: Callable[[], bool] = lambda: False) -> Result:
+    """Trains `config` with its outputs in `out`.
+
+    resume: continue the checkpointed run in `out` (same problem required).
+    overwrite: replace a run already in `out` (otherwise that is an error).
+    DivergenceError and TrainingInterrupted carry `.checkpoint`, the last
+    good checkpoint, which is kept.
+    """
+    resolved = config.to_dict()
+    directory = RunDirectory(out)
+    if resume:
+        directory.check_resumable(resolved)
+    else:
+        directory.create(resolved, overwrite)
+    trainer = Trainer(config.build_equation(), config.solver)
+    directory.attach(trainer.checkpoint_objects())
+    history = []
+    if resume:
+        history = directory.restore_latest()
+        (directory.path / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    try:
+        history, timings = trainer.run([directory, *observers], history, should_stop)
+    except (DivergenceError, TrainingInterrupted) as stopped:
+        stopped.checkpoint = directory.latest_checkpoint()
+        raise
+    if not str(directory.latest_checkpoint()).endswith(f"-{trainer.step}"):
+        directory.on_checkpoint(trainer.step)
+    result = build_result(trainer, history, timings, config.reference, resolved)
+    result.save(directory.path)
+    plot_history(history, directory.path / "training.png",
+                 f"{result.equation}, d = {result.dim}: u(0, x0) = {result.value:.6g}",
+                 result.reference, result.reference_half_width)
+    return result
