@@ -16,8 +16,9 @@ import numpy as np
 import tensorflow as tf
 from scipy.special import ndtr
 
-from deepbsde.reference.estimate import Estimate, RunningMoments
-from deepbsde.reference.inputs import correlation_cholesky, finite, integer, positive, positive_int, vector
+from deepbsde.reference.estimate import Estimate, RunningMoments, chunks
+from deepbsde.reference.inputs import (correlation_cholesky, finite, float_dtype, integer, positive, positive_int,
+                                       vector)
 from equations import ParameterError
 
 #: payoff(S_T) for terminal prices [batch, d]; returns [batch] or [batch, 1].
@@ -94,8 +95,7 @@ def _simulate(per_path: Callable[[tf.Tensor], tf.Tensor], dim: int, num_paths: A
     num_paths = positive_int("num_paths", num_paths, minimum=2 * per_sample)
     chunk_size = positive_int("chunk_size", chunk_size, minimum=per_sample)
     seed = integer("seed", seed)
-    if dtype not in (tf.float32, tf.float64):
-        raise ParameterError("dtype", f"must be tf.float32 or tf.float64, got {dtype!r}")
+    dtype = float_dtype("dtype", dtype)
     num_units = -(-num_paths // per_sample)
     units_per_chunk = chunk_size // per_sample
 
@@ -110,8 +110,7 @@ def _simulate(per_path: Callable[[tf.Tensor], tf.Tensor], dim: int, num_paths: A
         return mean, tf.reduce_sum(tf.square(values - mean), axis=0)
 
     moments = RunningMoments()
-    for index, start in enumerate(range(0, num_units, units_per_chunk)):
-        count = min(units_per_chunk, num_units - start)
+    for index, count in chunks(num_units, units_per_chunk):
         mean, m2 = chunk_moments(tf.constant([seed, index], tf.int64), tf.constant(count, tf.int32))
         moments.merge(count, mean.numpy(), m2.numpy())
     return moments, num_units * per_sample

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -11,8 +12,8 @@ Z_95 = 1.959963984540054
 
 @dataclass(frozen=True)
 class Estimate:
-    """A computed reference: value, 95% half-width, how many samples (or
-    quadrature nodes, or repetitions) it used, and the method that produced it."""
+    """A computed reference: value, 95% half-width, how many samples it used
+    (Monte Carlo paths, quadrature nodes or MLP repetitions) and the method."""
 
     value: float
     half_width: float
@@ -60,3 +61,10 @@ class RunningMoments:
         if self.count < 2:
             raise ValueError("a confidence interval needs at least two samples")
         return Z_95 * np.sqrt(self.m2 / (self.count - 1) / self.count)
+
+
+def chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
+    """(index, count) of consecutive chunks of at most `size` covering `total` samples;
+    the index is the second word of the chunk's stateless seed."""
+    for index, start in enumerate(range(0, total, size)):
+        yield index, min(size, total - start)

@@ -5,6 +5,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 from equations import ParameterError
 
@@ -36,6 +37,17 @@ def positive_int(field: str, value: Any, minimum: int = 1) -> int:
     if integer(field, value) < minimum:
         raise ParameterError(field, f"must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def float_dtype(field: str, dtype: Any) -> tf.DType:
+    """tf.float32 or tf.float64 (also given by name)."""
+    try:
+        dtype = tf.as_dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype not in (tf.float32, tf.float64):
+        raise ParameterError(field, f"must be tf.float32 or tf.float64, got {dtype!r}")
+    return dtype
 
 
 def vector(field: str, value: Any, dim: int | None = None, *, positive_entries: bool = False) -> np.ndarray:
