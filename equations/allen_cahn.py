@@ -16,6 +16,7 @@ class AllenCahn(Equation):
     defaults = {"total_time": 0.3}
     y0_range = (0.3, 0.6)
     published_value = 0.052802
+    reference_method = "mlp"
 
     sigma = float(np.sqrt(2.0))
 

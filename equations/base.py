@@ -49,6 +49,9 @@ class Equation(abc.ABC):
     y0_range: ClassVar[tuple[float, float]] = (0.0, 1.0)  # initial guess range for Y_0
     #: Published u(0, x0) and the parameters it holds for (None: no published value).
     published_value: ClassVar[float | None] = None
+    #: How deepbsde.reference computes u(0, x0) for any parameters: "cole_hopf",
+    #: "mlp", "black_scholes_mc", or None (no computed reference).
+    reference_method: ClassVar[str | None] = None
 
     dim: int
     total_time: float

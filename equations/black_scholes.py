@@ -37,6 +37,7 @@ class BlackScholesDefaultRisk(_IndependentGBMEquation):
                 "v_h": 50.0, "v_l": 70.0}
     y0_range = (40.0, 50.0)
     published_value = 57.300
+    reference_method = "mlp"
 
     @classmethod
     def check_params(cls, params):

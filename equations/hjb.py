@@ -20,6 +20,7 @@ class HJB(Equation):
     defaults = {"lam": 1.0}
     y0_range = (0.0, 1.0)
     published_value = 4.5901
+    reference_method = "cole_hopf"
 
     sigma = float(np.sqrt(2.0))
 

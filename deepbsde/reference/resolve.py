@@ -1,0 +1,113 @@
+"""Which reference an equation gets, in order of trust: its exact solution, a
+reference computed by the method its class names (`reference_method`), or
+its published value (only for the published parameters)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from deepbsde.reference.black_scholes_mc import black_scholes_price
+from deepbsde.reference.cole_hopf import cole_hopf_monte_carlo, cole_hopf_quadrature, is_radial
+from deepbsde.reference.estimate import Estimate
+from deepbsde.reference.mlp import multilevel_picard
+from equations import Equation, GeometricBrownianMotion, ParameterError, ScaledBrownianMotion
+
+#: Monte Carlo budgets: "cheap" runs in seconds on a laptop CPU, "full" is the validation grade.
+CHEAP_NORMALS = 2 ** 27           # paths * d for a cheap Black-Scholes estimate (~1.3e6 paths at d = 100)
+CHEAP_PATHS = (2 ** 14, 2 ** 22)  # ... within these bounds
+FULL_PATHS = 10 ** 7
+MLP_LEVELS, MLP_SAMPLES, MLP_REPETITIONS = 5, 5, 10
+
+
+@dataclass(frozen=True)
+class ReferenceValue:
+    """A reference u(0, x0): its value, how it is known, and a 95% half-width if it is an estimate."""
+
+    value: float
+    source: str
+    half_width: float | None = None
+
+
+def resolve_reference(equation: Equation, reference: Any) -> ReferenceValue | None:
+    """The reference a configuration asks for: "auto", a number, or None.
+
+    "auto" is the first of: the exact solution; a computed reference where it
+    is cheap (seconds); the published value for the published parameters.
+    """
+    if reference is None:
+        return None
+    if reference == "auto":
+        return best_reference(equation, cheap=True)
+    return ReferenceValue(float(reference), "given in the configuration")
+
+
+def best_reference(equation: Equation, *, cheap: bool, seed: int = 0) -> ReferenceValue | None:
+    """Exact solution, else computed reference (only cheap ones if `cheap`), else published value."""
+    x0 = tf.constant(equation.x0[np.newaxis], tf.float64)
+    exact = equation.exact_solution(tf.constant(0.0, tf.float64), x0)
+    if exact is not None:
+        return ReferenceValue(float(exact.numpy().reshape(-1)[0]), "exact solution")
+    estimate = computed_reference(equation, cheap=cheap, seed=seed)
+    if estimate is not None:
+        return ReferenceValue(estimate.value, f"{estimate.method}, num_samples={estimate.num_samples}",
+                              estimate.half_width)
+    published = equation.reference()  # without an exact solution, only the published value is left
+    return ReferenceValue(*published) if published is not None else None
+
+
+def computed_reference(equation: Equation, *, cheap: bool = False, seed: int = 0) -> Estimate | None:
+    """u(0, x0) by the equation's `reference_method`; None when it has none, or
+    when `cheap` and the method would take more than seconds."""
+    method = equation.reference_method
+    if method is None:
+        return None
+    if method == "cole_hopf":
+        return _cole_hopf(equation, cheap, seed)
+    if method == "black_scholes_mc":
+        return _black_scholes(equation, cheap, seed)
+    if method == "mlp":
+        return None if cheap else multilevel_picard(equation, levels=MLP_LEVELS, samples=MLP_SAMPLES,
+                                                    repetitions=MLP_REPETITIONS, seed=seed)
+    raise ValueError(f"{type(equation).__name__}.reference_method: unknown method {method!r}")
+
+
+def _cole_hopf(equation: Equation, cheap: bool, seed: int) -> Estimate | None:
+    """Cole-Hopf needs u_t + Laplace(u) - lam |grad u|^2 = 0: X = x + sqrt(2) W, f = -lam |z|^2 / 2."""
+    process = equation.process
+    if not (isinstance(process, ScaledBrownianMotion) and np.isclose(process.sigma, np.sqrt(2.0))
+            and process.mu == 0.0):
+        raise ParameterError("equation", f"'{equation.name}': Cole-Hopf needs X = x0 + sqrt(2) W")
+    arguments = (equation.g, equation.dim, equation.lam, equation.total_time)
+    if is_radial(equation.g, equation.dim):
+        return cole_hopf_quadrature(*arguments, x=equation.x0)
+    if cheap:
+        return None
+    return cole_hopf_monte_carlo(*arguments, x=equation.x0, num_paths=FULL_PATHS, seed=seed)
+
+
+def _black_scholes(equation: Equation, cheap: bool, seed: int) -> Estimate:
+    """Linear Black-Scholes, f = -r y: the market is read off the equation's
+    process (drift r - q, volatilities, correlation) and r off its f."""
+    process = equation.process
+    if not isinstance(process, GeometricBrownianMotion):
+        raise ParameterError("equation", f"'{equation.name}': Black-Scholes Monte Carlo needs a GBM")
+    rate = _discount_rate(equation)
+    correlation = None if process.cholesky is None else process.cholesky @ process.cholesky.T
+    num_paths = int(np.clip(CHEAP_NORMALS // equation.dim, *CHEAP_PATHS)) if cheap else FULL_PATHS
+    return black_scholes_price(equation.g, equation.x0, rate, process.vol, equation.total_time,
+                               dividend_yield=rate - process.mu, correlation=correlation,
+                               num_paths=num_paths, seed=seed)
+
+
+def _discount_rate(equation: Equation) -> float:
+    """r of f = -r y, checked: f must be linear in y and ignore z."""
+    x = tf.constant(equation.x0[np.newaxis], tf.float64)
+    z = tf.ones_like(x)
+    f1, f2, f1z = (float(equation.f(0.0, x, tf.constant([[y]], tf.float64), zz).numpy()[0, 0])
+                   for y, zz in ((1.0, tf.zeros_like(x)), (2.0, tf.zeros_like(x)), (1.0, z)))
+    if not (np.isclose(f2, 2.0 * f1) and np.isclose(f1z, f1)):
+        raise ParameterError("equation", f"'{equation.name}': Black-Scholes Monte Carlo needs f = -r y")
+    return -f1
