@@ -90,6 +90,23 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_reference(args: argparse.Namespace) -> int:
+    """Computes the full-grade reference of the configuration's equation and prints it."""
+    from deepbsde.reference import best_reference
+    equation = load_config(args.config, args.set).build_equation()
+    print(f"reference for {equation.name} (d = {equation.dim}, T = {equation.total_time})", flush=True)
+    start = time.perf_counter()
+    reference = best_reference(equation, cheap=False, seed=args.seed)
+    if reference is None:
+        print(f"deepbsde: no reference for {equation.name} at these parameters: no exact solution, no "
+              "reference method, and not the published parameters", file=sys.stderr)
+        return 2
+    interval = "" if reference.half_width is None else f" +/- {reference.half_width:.2g} (95%)"
+    print(f"u(0, x0) = {reference.value:.6f}{interval}\nmethod: {reference.source}\n"
+          f"time: {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def command_list(args: argparse.Namespace) -> int:
     for name in equations.available():
         cls = equations.equation_class(name)
@@ -113,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace a run already in the output folder")
     run.add_argument("--quiet", action="store_true", help="print only the final value and reference")
     run.set_defaults(handler=command_run)
+    reference = commands.add_parser("reference", help="compute the reference u(0, x0) of a configuration's equation")
+    reference.add_argument("config", help="YAML configuration, e.g. configs/allen_cahn.yaml")
+    reference.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                           help="override a configuration field, e.g. --set equation.dim=10 (repeatable)")
+    reference.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo / MLP reference")
+    reference.set_defaults(handler=command_reference)
     listing = commands.add_parser("list", help="list the registered equations with their defaults")
     listing.set_defaults(handler=command_list)
     return parser
