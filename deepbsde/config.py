@@ -38,6 +38,10 @@ class SolverOptions:
     more entry than lr_boundaries (piecewise constant in the step).
     checkpoint_every applies when the run has an output folder (0: only at
     the end and on interruption); max_loss None means only NaN/inf diverge.
+    devices None trains on the default device; a list of device names (e.g.
+    ["/gpu:0", "/gpu:1"]) splits each batch across them (data parallel).
+    shared_network uses one network of (t, x) for all time steps;
+    mixed_precision runs the matmuls in bfloat16 (needs dtype float32).
     """
 
     iterations: int = 2000
@@ -46,15 +50,18 @@ class SolverOptions:
     learning_rates: list = field(default_factory=lambda: [1e-2])
     lr_boundaries: list = field(default_factory=list)
     hidden_widths: list | None = None
+    shared_network: bool = False
     y0_range: list | None = None
     batch_norm: bool = True
     loss_clip: float = 50.0
     dtype: str = "float64"
+    mixed_precision: bool = False
     seed: int = 1
     log_every: int = 100
     checkpoint_every: int = 500
     max_loss: float | None = None
     jit_compile: bool = True
+    devices: list | None = None
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], section: str = "solver") -> "SolverOptions":
@@ -97,8 +104,14 @@ class SolverOptions:
             fail("max_loss", f"must be positive or null, got {self.max_loss}")
         if self.loss_clip <= 0:
             fail("loss_clip", f"must be positive, got {self.loss_clip}")
+        if self.devices is not None and not self.devices:
+            fail("devices", "must be null (default device) or a non-empty list of device names")
+        if self.devices is not None and self.batch_size % len(self.devices):
+            fail("batch_size", f"must be a multiple of the {len(self.devices)} devices, got {self.batch_size}")
         if self.dtype not in DTYPES:
             fail("dtype", f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.mixed_precision and self.dtype != "float32":
+            fail("mixed_precision", "needs dtype float32 (bfloat16 matmuls, float32 weights)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -106,8 +119,8 @@ class SolverOptions:
 
 # Example values giving each option's type where the default is None.
 _TYPE_EXAMPLES = {"hidden_widths": [1], "y0_range": [0.0], "learning_rates": [0.0], "lr_boundaries": [1],
-                  "max_loss": 0.0}
-_OPTIONAL = ("hidden_widths", "y0_range", "max_loss")
+                  "max_loss": 0.0, "devices": ["/cpu:0"]}
+_OPTIONAL = ("hidden_widths", "y0_range", "max_loss", "devices")
 
 
 def _coerce_option(path: str, name: str, value: Any) -> Any:

@@ -26,9 +26,12 @@ class DeepBSDEModel(tf.Module):
         self.z0 = tf.Variable(tf.random.stateless_uniform([1, dim], [seed, 102], -0.1, 0.1, dtype=dtype), name="z0")
         widths = options.hidden_widths if options.hidden_widths is not None else [dim + 10, dim + 10]
         self.hidden_widths = list(widths)
-        self.subnetworks = (StackedSubnetworks(equation.num_time_interval - 1, dim, widths, options.batch_norm,
-                                               dtype, seed)
-                            if equation.num_time_interval > 1 else None)
+        steps = equation.num_time_interval - 1
+        self.subnetworks = (StackedSubnetworks(steps, dim, widths, options.batch_norm, dtype, seed,
+                                               times=[equation.delta_t * n for n in range(1, steps + 1)],
+                                               shared_weights=options.shared_network,
+                                               matmul_dtype=tf.bfloat16 if options.mixed_precision else None)
+                            if steps > 0 else None)
 
     def z_all_steps(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         """Z_n for n = 0..N-1, shape [N, batch, d]."""

@@ -30,8 +30,10 @@ class StackedBatchNorm(tf.Module):
         shape = [num_steps, 1, width]
         self.gamma = tf.Variable(tf.random.stateless_uniform(shape, [seed, 1], 0.1, 0.5, dtype=dtype), name="gamma")
         self.beta = tf.Variable(tf.random.stateless_normal(shape, [seed, 2], stddev=0.1, dtype=dtype), name="beta")
-        self.moving_mean = tf.Variable(tf.zeros(shape, dtype), trainable=False, name="moving_mean")
-        self.moving_variance = tf.Variable(tf.ones(shape, dtype), trainable=False, name="moving_variance")
+        # MEAN aggregation: under tf.distribute each replica proposes its own batch statistics
+        statistics = {"trainable": False, "aggregation": tf.VariableAggregation.MEAN}
+        self.moving_mean = tf.Variable(tf.zeros(shape, dtype), name="moving_mean", **statistics)
+        self.moving_variance = tf.Variable(tf.ones(shape, dtype), name="moving_variance", **statistics)
 
     def __call__(self, h: tf.Tensor, training: bool) -> tf.Tensor:
         if training:
@@ -44,19 +46,31 @@ class StackedBatchNorm(tf.Module):
 
 
 class StackedSubnetworks(tf.Module):
-    """num_steps independent feed-forward networks R^d -> R^d evaluated in one pass.
+    """num_steps feed-forward networks R^d -> R^d evaluated in one pass.
 
     Input and output have shape [num_steps, batch, d]; slice n of the input
-    goes through network n only.
+    goes through network n only. With shared_weights, one set of dense
+    weights serves every step (memory O(d * width) instead of O(N d width)),
+    the time t_n is appended to the input, and only the batch-norm
+    parameters stay per step. With matmul_dtype (mixed precision), the
+    matmuls run in that type while weights and batch norm stay in dtype.
     """
 
     def __init__(self, num_steps: int, dim: int, hidden_widths: Sequence[int], batch_norm: bool,
-                 dtype: tf.DType, seed: int):
+                 dtype: tf.DType, seed: int, times: Sequence[float] | None = None, shared_weights: bool = False,
+                 matmul_dtype: tf.DType | None = None):
         super().__init__(name="subnetworks")
         self.num_steps = num_steps
         self.batch_norm = batch_norm
-        widths = [dim, *hidden_widths, dim]
-        self.kernels = [tf.Variable(_glorot_uniform([num_steps, w_in, w_out], dtype, [seed, 10 + k]),
+        self.matmul_dtype = matmul_dtype
+        self.times = None
+        if shared_weights:
+            if times is None or len(times) != num_steps:
+                raise ValueError("shared weights need the time of each of the num_steps steps")
+            self.times = tf.constant(np.asarray(times, np.float64).reshape(num_steps, 1, 1), dtype)
+        widths = [dim + (1 if shared_weights else 0), *hidden_widths, dim]
+        copies = 1 if shared_weights else num_steps  # a leading 1 broadcasts over the steps
+        self.kernels = [tf.Variable(_glorot_uniform([copies, w_in, w_out], dtype, [seed, 10 + k]),
                                     name=f"kernel_{k}")
                         for k, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:]))]
         if batch_norm:
@@ -65,22 +79,34 @@ class StackedSubnetworks(tf.Module):
             self.biases = []
         else:
             self.norms = []
-            self.biases = [tf.Variable(tf.zeros([num_steps, 1, w], dtype), name=f"bias_{k}")
+            self.biases = [tf.Variable(tf.zeros([copies, 1, w], dtype), name=f"bias_{k}")
                            for k, w in enumerate(widths[1:])]
 
     def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        if self.times is not None:
+            x = tf.concat([x, tf.broadcast_to(self.times, tf.concat([tf.shape(x)[:2], [1]], 0))], axis=2)
         h = self.norms[0](x, training) if self.batch_norm else x
         last = len(self.kernels) - 1
         for k, kernel in enumerate(self.kernels):
-            h = tf.linalg.matmul(h, kernel)  # [S, B, in] @ [S, in, out], batched over S
+            h = self._matmul(h, kernel)  # [S, B, in] @ [S or 1, in, out], batched over S
             h = self.norms[k + 1](h, training) if self.batch_norm else h + self.biases[k]
             if k < last:
                 h = tf.nn.relu(h)
         return h
 
+    def _matmul(self, h: tf.Tensor, kernel: tf.Variable) -> tf.Tensor:
+        if self.matmul_dtype is None:
+            return tf.linalg.matmul(h, kernel)
+        product = tf.linalg.matmul(tf.cast(h, self.matmul_dtype), tf.cast(kernel, self.matmul_dtype))
+        return tf.cast(product, h.dtype)
+
     def flops_per_sample(self) -> int:
         """Multiply-adds x 2 of one forward pass of one path through all steps."""
         return int(sum(2 * k.shape[1] * k.shape[2] for k in self.kernels) * self.num_steps)
+
+    def parameter_count(self) -> int:
+        """Number of trainable numbers (weights, biases, batch-norm scales and shifts)."""
+        return int(sum(np.prod(v.shape) for v in self.trainable_variables))
 
 
 def _glorot_uniform(shape: list[int], dtype: tf.DType, seed: list[int]) -> tf.Tensor:

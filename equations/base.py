@@ -149,8 +149,8 @@ class Equation(abc.ABC):
 
 
 def coerce_parameter(key: str, value: Any, default: Any) -> Any:
-    """Checks `value` against the type of `default` (bool, int, float, or a
-    list of ints or of numbers) and returns it converted; the error names `key`."""
+    """Checks `value` against the type of `default` (bool, int, float, str, or a
+    list of strings, ints or numbers) and returns it converted; the error names `key`."""
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ParameterError(key, f"must be true or false, got {value!r}")
@@ -169,6 +169,10 @@ def coerce_parameter(key: str, value: Any, default: Any) -> Any:
             raise ParameterError(key, f"must be finite, got {value!r}")
         return float(value)
     if isinstance(default, list):
+        if default and all(isinstance(v, str) for v in default):
+            if not (isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value)):
+                raise ParameterError(key, f"must be a non-empty list of strings, got {value!r}")
+            return list(value)
         if default and all(isinstance(v, int) for v in default):
             if not (isinstance(value, (list, tuple)) and value
                     and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):

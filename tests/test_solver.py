@@ -129,3 +129,31 @@ def test_solver_option_errors_name_the_option():
         deepbsde.solve("hjb", batch_size=0)
     with pytest.raises(deepbsde.ConfigError, match="options.iteration: unknown option"):
         deepbsde.solve("hjb", iteration=10)
+
+
+@pytest.mark.parametrize("options", [{"shared_network": True}, {"shared_network": True, "batch_norm": False},
+                                     {"mixed_precision": True, "dtype": "float32"}],
+                         ids=["shared", "shared-no-bn", "mixed-precision"])
+def test_network_variants_reach_the_explicit_solution(options):
+    options = {"dtype": "float64", **options}
+    result = deepbsde.solve(equations.get("burgers", **SMALL_BURGERS), iterations=1000, seed=1, log_every=500,
+                            **SMALL_OPTIONS, **options)
+    assert result.rel_error < 0.01, result.value
+
+
+def test_shared_network_has_one_set_of_weights():
+    per_step = StackedSubnetworks(19, 100, [110, 110], True, tf.float32, 0)
+    shared = StackedSubnetworks(19, 100, [110, 110], True, tf.float32, 0, times=np.arange(1, 20) / 20,
+                                shared_weights=True)
+    assert [k.shape[0] for k in shared.kernels] == [1, 1, 1]
+    assert shared.parameter_count() < per_step.parameter_count() / 10
+    assert shared(tf.ones([19, 4, 100]), training=True).shape == (19, 4, 100)
+
+
+def test_new_option_errors():
+    with pytest.raises(deepbsde.ConfigError, match="options.mixed_precision: needs dtype float32"):
+        deepbsde.solve("hjb", mixed_precision=True, dtype="float64")
+    with pytest.raises(deepbsde.ConfigError, match="options.batch_size: must be a multiple of the 3 devices"):
+        deepbsde.solve("hjb", devices=["/cpu:0", "/cpu:1", "/cpu:2"], batch_size=64)
+    with pytest.raises(deepbsde.ConfigError, match="options.devices: must be a non-empty list of strings"):
+        deepbsde.solve("hjb", devices="/gpu:0")
