@@ -22,7 +22,7 @@ class ReactionDiffusion(Equation):
     y0_range = (0.0, 1.0)
 
     def build_process(self):
-        self.lam = self.lam_scale / np.sqrt(self.dim)
+        self.lam = float(self.lam_scale / np.sqrt(self.dim))
         return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, sigma=1.0)
 
     def f(self, t, x, y, z):
@@ -33,4 +33,5 @@ class ReactionDiffusion(Equation):
 
     def exact_solution(self, t, x):
         phase = self.lam * tf.reduce_sum(x, axis=1, keepdims=True)
-        return 1.0 + self.kappa + tf.sin(phase) * tf.exp(self.lam ** 2 * self.dim * (t - self.total_time) / 2.0)
+        decay = tf.exp(tf.cast(self.lam ** 2 * self.dim * (t - self.total_time) / 2.0, x.dtype))
+        return 1.0 + self.kappa + tf.sin(phase) * decay

@@ -124,3 +124,15 @@ def test_residual_check_detects_a_wrong_generator():
     x = np.random.default_rng(1).standard_normal((8, 3))
     residual, _ = pde_residual(eq, 0.5, x)
     assert float(tf.reduce_max(tf.abs(residual))) > 1e-3
+
+
+@pytest.mark.parametrize("name", equations.available())
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_every_equation_keeps_the_dtype(name, dtype):
+    """f and g of every registered equation run in float32 and float64 alike."""
+    eq = equations.get(name, dim=3, num_time_interval=2)
+    dw, x = eq.sample(4, [0, 0], dtype)
+    y = tf.ones([4, 1], dtype)
+    for t_index in range(eq.num_time_interval):
+        assert eq.f(t_index * eq.delta_t, x[t_index], y, dw[t_index]).dtype == dtype
+    assert eq.g(x[-1]).dtype == dtype and eq.g(x[-1]).shape == (4, 1)
