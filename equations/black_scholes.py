@@ -79,5 +79,7 @@ class BlackScholesDifferentRates(_IndependentGBMEquation):
                 + (self.rate_borrow - self.rate_lend) * borrowed)
 
     def g(self, x):
-        best = tf.reduce_max(x, axis=1, keepdims=True)
-        return tf.nn.relu(best - self.strike_low) - 2.0 * tf.nn.relu(best - self.strike_high)
+        # The exact ReLU network of the payoff (SPEC section 4); imported here
+        # because importing deepbsde imports this package.
+        from deepbsde.relu_networks import call_spread_on_max
+        return call_spread_on_max(self.dim, self.strike_low, self.strike_high).tf_call(x)
