@@ -12,8 +12,10 @@ from deepbsde.config import ConfigError, RunConfig, SolverOptions, load_config  
 from deepbsde.result import HistoryRecord, Result  # noqa: E402
 from deepbsde.loading import TrainedSolver, load  # noqa: E402
 from deepbsde.training import DivergenceError, TrainingInterrupted, solve  # noqa: E402
+from deepbsde.pricing import PriceResult, price  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["ConfigError", "DivergenceError", "HistoryRecord", "Result", "RunConfig", "SolverOptions",
-           "TrainedSolver", "TrainingInterrupted", "load", "load_config", "solve", "__version__"]
+           "TrainedSolver", "TrainingInterrupted", "load", "load_config", "solve", "__version__",
+           "PriceResult", "price"]

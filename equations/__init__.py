@@ -12,7 +12,7 @@ from equations.processes import ForwardProcess, GeometricBrownianMotion, ScaledB
 from equations.registry import UnknownEquationError, available, equation_class, get, register
 
 # Importing the modules registers their equations.
-from equations import allen_cahn, black_scholes, burgers, hjb, quadratic_gradient, reaction_diffusion  # noqa: E402,F401
+from equations import allen_cahn, black_scholes, black_scholes_linear, burgers, hjb, quadratic_gradient, reaction_diffusion  # noqa: E402,F401
 
 __all__ = ["COMMON_DEFAULTS", "coerce_parameter", "Equation", "ParameterError", "ForwardProcess", "GeometricBrownianMotion",
            "ScaledBrownianMotion", "UnknownEquationError", "available", "equation_class", "get", "register"]
