@@ -2,6 +2,7 @@
 
     deepbsde run CONFIG [--set key.path=value ...] [--out DIR] [--resume DIR] [--overwrite] [--quiet]
     deepbsde list
+    deepbsde reference CONFIG [--set key.path=value ...] [--seed N]
 
 Exit codes: 0 done, 1 diverged, 2 bad input, 130/143 interrupted by SIGINT/SIGTERM
 (a checkpoint is saved first; continue with --resume).

@@ -35,7 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -244,6 +244,11 @@ def scaling_case(name: str, dim: int, settings: Settings, reference: ReferenceVa
                                                                                   plan)
         result["dtype"] = options.dtype
     result["timed_iterations"] = plan.warmup + plan.repeats * plan.block
+    # XLA's benefit depends on the size: time the same step without it, side by side
+    plain = Trainer(equation, replace(options, jit_compile=False))
+    plain.train_step()[0].numpy()
+    result["ms_per_iteration_without_xla"], _ = median_ms_per_iteration(lambda: plain.train_step()[0], plan)
+    result["xla"] = options.jit_compile
     result.update(peak_memory())
     return result
 
@@ -415,15 +420,16 @@ def _scaling_table(rows: list[dict[str, Any]], settings: dict[str, Any], tol: fl
              f"(for accuracy) where a reference exists and d <= {settings['accuracy_max_dim']}; otherwise "
              f"only timed steps: {_plan(settings['timing'])} (d < {LARGE_DIM}), "
              f"{_plan(settings['large_dim_timing'])} (d >= {LARGE_DIM}).", "",
-             f"| problem | d | N | dtype | parameters | compile (s) | ms/iteration | GFLOP/s | peak RSS (MiB) | "
-             f"RSS before (MiB) | Y_0 | reference | rel. error | time to {tol:.1%} |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"| problem | d | N | dtype | parameters | compile (s) | ms/iteration | ms/iteration without XLA | "
+             f"GFLOP/s | peak RSS (MiB) | RSS before (MiB) | Y_0 | reference | rel. error | time to {tol:.1%} |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         memory = f"{r['peak_rss_mib']:.0f}" + (f" (GPU {r['gpu_peak_mib']:.0f})" if "gpu_peak_mib" in r else "")
         accuracy = (f"{accuracy_cells(r)} | {fmt_time_to_accuracy(r, tol)}" if r["full_run"]
                     else "- | - | - | timing only")
         lines.append(f"| {r['problem']} | {r['dim']} | {r.get('num_time_interval', '')} | {r['dtype']} | "
-                     f"{r['parameters']:,} | {r['compile_seconds']:.1f} | {ms_spread(r)} | {gflops(r):.1f} | "
+                     f"{r['parameters']:,} | {r['compile_seconds']:.1f} | {ms_spread(r)} | "
+                     f"{r['ms_per_iteration_without_xla']:.1f} | {gflops(r):.1f} | "
                      f"{memory} | {r['rss_before_mib']:.0f} | {accuracy} |")
     return lines + [""]
 
@@ -445,7 +451,7 @@ def parse_settings(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
                             args.scaling_width or 16, 10, args.baseline_dtype, TOLERANCE)
     else:
         settings = Settings(False, TimingPlan(10, 7, 25), TimingPlan(1, 3, 2),
-                            tuple(args.dims or (100, 1000, 10000)), args.scaling_width or 110, 1000,
+                            tuple(args.dims or (100, 1000, 10000)), args.scaling_width or 110, 100,
                             args.baseline_dtype, TOLERANCE)
     return args, settings
 

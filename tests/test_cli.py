@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
+import equations
 from deepbsde.cli import main
+from deepbsde.reference import cole_hopf_quadrature
 from tests.conftest import CONFIGS
 
 RESULT_KEYS = {"equation", "dim", "value", "reference", "rel_error", "iterations", "seconds",
@@ -23,13 +25,23 @@ def test_run_writes_result_and_history(tmp_path, capsys):
     result = json.loads((out / "result.json").read_text())
     assert RESULT_KEYS <= set(result)
     assert result["equation"] == "hjb" and result["dim"] == 3 and result["iterations"] == 20
-    # d = 3 is not the published problem, so no reference is claimed
-    assert result["reference"] is None and result["rel_error"] is None
+    # d = 3 is not the published problem: the reference is the Cole-Hopf quadrature for these parameters
+    assert result["reference"] == pytest.approx(cole_hopf_quadrature(equations.get("hjb", dim=3).g, 3, 1.0, 1.0).value)
+    assert "cole_hopf" in result["reference_source"]
     assert result["config"]["equation"]["dim"] == 3 and result["config"]["solver"]["hidden_widths"] == [8, 8]
     with open(out / "history.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["step"]) for r in rows] == [0, 10, 20]
     assert float(rows[-1]["value"]) == pytest.approx(result["value"])
+
+
+def test_no_reference_is_claimed_where_none_is_known(tmp_path):
+    # Allen-Cahn at d = 3: not the published problem, and multilevel Picard is not cheap
+    out = tmp_path / "run"
+    assert main(["run", str(CONFIGS / "allen_cahn.yaml"), "--set", "equation.dim=3", "--set",
+                 "equation.num_time_interval=3", "--set", "solver.iterations=5", "--out", str(out), "--quiet"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["reference"] is None and result["rel_error"] is None
 
 
 def test_run_reports_reference_and_error(tmp_path, capsys):
