@@ -56,7 +56,8 @@ def main() -> None:
         delta_errors.append(delta_error)
         print(f"{seed:>4} {result.price:>9.4f} {error:>8.2%} {delta_error:>17.2%} {result.deltas.mean():>10.4f} "
               f"{seconds:>8.1f}", flush=True)
-    print(f"price: mean {np.mean(prices):.4f}, std over seeds {np.std(prices, ddof=1):.4f}; "
+    spread = f"{np.std(prices, ddof=1):.4f}" if len(prices) > 1 else "n/a"
+    print(f"price: mean {np.mean(prices):.4f}, std over seeds {spread}; "
           f"largest rel. error {max(errors):.2%}; largest delta rel. error {max(delta_errors):.2%}")
 
 
