@@ -31,6 +31,7 @@ class BlackScholesLinear(Equation):
 
     summary = "Linear Black-Scholes, f = -r y, g = an exact ReLU payoff network (max-call by default)"
     source = "Monte Carlo reference (exact GBM sampling)"
+    reference_method = "black_scholes_mc"
     defaults = {"dim": 10, "x0": 100.0, "rate": 0.05, "volatilities": [0.2], "dividend_yields": [0.0],
                 "correlation": [], "payoff": "max_call", "strike": 100.0, "strike_low": 120.0,
                 "strike_high": 150.0, "ratio": 2.0, "weights": []}
