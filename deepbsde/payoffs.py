@@ -13,7 +13,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
-import numpy as np
 import tensorflow as tf
 
 from deepbsde import relu_networks
