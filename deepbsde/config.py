@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -188,6 +189,21 @@ def config_from_mapping(raw: Any) -> RunConfig:
     return config
 
 
+class _NumberFriendlyLoader(yaml.SafeLoader):
+    """Safe YAML that also reads 1e-3 as a float (YAML 1.1 wants 1.0e-3 and
+    would silently give the string "1e-3")."""
+
+
+_NumberFriendlyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def parse_yaml(text: str) -> Any:
+    """Parses YAML text safely, with 1e-3-style floats."""
+    return yaml.load(text, Loader=_NumberFriendlyLoader)
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Applies `key.path=value` overrides (values parsed as YAML) to a raw config."""
     result = copy.deepcopy(raw) if raw is not None else {}
@@ -203,7 +219,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 raise ConfigError(".".join(keys[:i + 1]), f"is a value, not a section; cannot set {path}")
             node = child
         try:
-            node[keys[-1]] = yaml.safe_load(text)
+            node[keys[-1]] = parse_yaml(text)
         except yaml.YAMLError as error:
             raise ConfigError(path, f"cannot parse value {text!r}: {error}") from None
     return result
@@ -219,7 +235,7 @@ def read_yaml(path: str | Path) -> Any:
     except OSError as error:
         raise ConfigError("config", f"cannot read {path}: {error.strerror}") from None
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except yaml.YAMLError as error:
         raise ConfigError("config", f"invalid YAML in {path}: {error}") from None
 

@@ -14,8 +14,8 @@ import argparse
 import time
 
 import numpy as np
-import yaml
 
+from deepbsde.config import parse_yaml
 from deepbsde.market import BlackScholesModel
 from deepbsde.payoffs import MaxCall
 from deepbsde.pricing import PRICING_OPTIONS, PRICING_TIME_STEPS, price
@@ -32,7 +32,7 @@ def main() -> None:
     overrides = {}
     for item in args.set:
         key, _, text = item.partition("=")
-        overrides[key] = yaml.safe_load(text)
+        overrides[key] = parse_yaml(text)
 
     model = BlackScholesModel(spots=[100.0] * 10, rate=0.05, volatilities=0.2)
     payoff = MaxCall(100.0)

@@ -114,3 +114,12 @@ def test_resolved_config_round_trips(tmp_path):
 def test_solver_options_defaults_are_valid():
     options = SolverOptions.from_mapping({})
     assert options.hidden_widths is None and options.dtype == "float64"
+
+
+def test_exponent_floats_without_a_dot(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("equation: {name: hjb, dim: 2}\nsolver: {learning_rates: [1e-2, 5E-4], lr_boundaries: [10]}\n")
+    assert load_config(path).solver.learning_rates == [1e-2, 5e-4]
+    raw = apply_overrides(BASE, ["solver.learning_rates=[1e-3]", "solver.max_loss=2e6"])
+    options = config_from_mapping(raw).solver
+    assert options.learning_rates == [1e-3] and options.max_loss == 2e6
