@@ -24,6 +24,13 @@ SCRIPT = textwrap.dedent("""
                                     lr_boundaries=[700], y0_range=[0.0, 1.0], batch_norm=batch_norm,
                                     devices=devices)
             values[f"{batch_norm}-{devices is not None}"] = result.value
+    from deepbsde.config import SolverOptions
+    from deepbsde.training import Trainer
+    try:
+        Trainer(equations.get("hjb", dim=2), SolverOptions.from_mapping({"batch_size": 7}),
+                tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    except deepbsde.ConfigError as error:
+        values["odd_batch_error"] = str(error)
     print(json.dumps(values))
 """)
 
@@ -40,8 +47,28 @@ def test_without_batch_norm_two_devices_give_the_same_training(values):
     assert values["False-True"] == pytest.approx(values["False-False"], rel=1e-9)
 
 
+def test_the_replicas_must_divide_the_batch(values):
+    assert values["odd_batch_error"] == "solver.batch_size: must be a multiple of the 2 replicas, got 7"
+
+
 def test_with_batch_norm_two_devices_agree_within_monte_carlo_noise(values):
     # per-device batch statistics change the trajectory, not the answer: both within 1% of u = 0.5
     assert values["True-True"] != values["True-False"]
     assert values["True-True"] == pytest.approx(0.5, rel=0.01)
     assert values["True-False"] == pytest.approx(0.5, rel=0.01)
+
+
+
+def test_a_given_strategy_is_used():
+    import tensorflow as tf
+
+    import equations
+    from deepbsde.config import SolverOptions
+    from deepbsde.training import Trainer
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    trainer = Trainer(equations.get("hjb", dim=2, num_time_interval=3),
+                      SolverOptions.from_mapping({"iterations": 3, "batch_size": 8}), strategy)
+    assert trainer.strategy is strategy
+    history, _ = trainer.run()
+    assert history[-1].step == 3 and trainer.step == 3
