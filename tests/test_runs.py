@@ -106,7 +106,8 @@ def test_run_folder_records_everything(tmp_path, capsys):
 def test_quiet_prints_only_the_result(tmp_path, capsys):
     assert main(["run", str(write_config(tmp_path)), "--out", str(tmp_path / "q"), "--quiet"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
-    assert len(printed) == 1 and printed[0].startswith("u(0, x0) = ")
+    assert len(printed) == 2  # the value, and the reference (Cole-Hopf for this HJB)
+    assert printed[0].startswith("u(0, x0) = ") and printed[1].startswith("reference = ")
 
 
 def test_saved_result_loads_back_without_retraining(tmp_path):
