@@ -129,16 +129,20 @@ class Equation(abc.ABC):
         defaults = self.parameter_defaults()
         return all(np.array_equal(np.asarray(self.params[k]), np.asarray(v)) for k, v in defaults.items())
 
+    def exact_value(self) -> float | None:
+        """u(0, x0) from the exact solution, or None where none is known."""
+        exact = self.exact_solution(tf.constant(0.0, tf.float64), tf.constant(self.x0[np.newaxis], tf.float64))
+        return None if exact is None else float(exact.numpy().reshape(-1)[0])
+
     def reference(self) -> tuple[float, str] | None:
         """(u(0, x0), how it is known) or None.
 
         The exact solution where there is one; otherwise the published value,
         but only for the parameters it was published for.
         """
-        x0 = tf.constant(self.x0[np.newaxis], tf.float64)
-        exact = self.exact_solution(tf.constant(0.0, tf.float64), x0)
+        exact = self.exact_value()
         if exact is not None:
-            return float(exact.numpy().reshape(-1)[0]), "exact solution"
+            return exact, "exact solution"
         if self.published_value is not None and self.uses_published_parameters():
             return float(self.published_value), f"published ({self.source})"
         return None
