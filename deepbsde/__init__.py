@@ -3,19 +3,60 @@
     import deepbsde, equations
     result = deepbsde.solve(equations.get("hjb", dim=100), iterations=2000)
     result.value, result.z0, result.rel_error
+
+The names below are loaded on first use: `import deepbsde` does not import
+TensorFlow, so a program (the `deepbsde` command among them) can configure
+TensorFlow's logging before it starts, and importing the package changes no
+global state.
 """
-import os
+from __future__ import annotations
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
-
-from deepbsde.config import ConfigError, RunConfig, SolverOptions, load_config  # noqa: E402
-from deepbsde.result import HistoryRecord, Result  # noqa: E402
-from deepbsde.loading import TrainedSolver, load  # noqa: E402
-from deepbsde.training import DivergenceError, TrainingInterrupted, solve  # noqa: E402
-from deepbsde.pricing import PriceResult, price  # noqa: E402
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["ConfigError", "DivergenceError", "HistoryRecord", "Result", "RunConfig", "SolverOptions",
-           "TrainedSolver", "TrainingInterrupted", "load", "load_config", "solve", "__version__",
-           "PriceResult", "price"]
+#: public name -> the module that defines it
+_EXPORTS = {
+    "DeepBSDEError": "deepbsde.errors", "ParameterError": "deepbsde.errors", "ConfigError": "deepbsde.errors",
+    "DivergenceError": "deepbsde.errors", "TrainingInterrupted": "deepbsde.errors",
+    "RunFolderError": "deepbsde.errors",
+    "SolverOptions": "deepbsde.solver.options", "HistoryRecord": "deepbsde.solver.history",
+    "Result": "deepbsde.runs.result", "RunConfig": "deepbsde.runs.config", "load_config": "deepbsde.runs.config",
+    "TrainedSolver": "deepbsde.runs.loading", "load": "deepbsde.runs.loading", "solve": "deepbsde.runs.solve",
+    "PriceResult": "deepbsde.pricing.european", "price": "deepbsde.pricing.european",
+}
+
+__all__ = ["ConfigError", "DeepBSDEError", "DivergenceError", "HistoryRecord", "ParameterError", "PriceResult",
+           "Result", "RunConfig", "RunFolderError", "SolverOptions", "TrainedSolver", "TrainingInterrupted", "load",
+           "load_config", "price", "solve", "__version__"]
+
+if TYPE_CHECKING:
+    from deepbsde.errors import (
+        ConfigError,
+        DeepBSDEError,
+        DivergenceError,
+        ParameterError,
+        RunFolderError,
+        TrainingInterrupted,
+    )
+    from deepbsde.pricing.european import PriceResult, price
+    from deepbsde.runs.config import RunConfig, load_config
+    from deepbsde.runs.loading import TrainedSolver, load
+    from deepbsde.runs.result import Result
+    from deepbsde.runs.solve import solve
+    from deepbsde.solver.history import HistoryRecord
+    from deepbsde.solver.options import SolverOptions
+
+
+def __getattr__(name: str) -> Any:
+    """Loads a public name from its module on first access (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'deepbsde' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,27 +1,66 @@
 """The `deepbsde` command.
 
     deepbsde run CONFIG [--set key.path=value ...] [--out DIR] [--resume DIR] [--overwrite] [--quiet]
-    deepbsde list
+    deepbsde list [--configs]
     deepbsde reference CONFIG [--set key.path=value ...] [--seed N]
 
+CONFIG is a YAML file or the name of a shipped configuration (`deepbsde run hjb`).
 Exit codes: 0 done, 1 diverged, 2 bad input, 130/143 interrupted by SIGINT/SIGTERM
 (a checkpoint is saved first; continue with --resume).
 """
 from __future__ import annotations
 
-import argparse
-import signal
-import sys
-import time
-from pathlib import Path
-from typing import Sequence
+import os
 
-import deepbsde  # noqa: F401  (quietens TensorFlow before it is imported)
-import equations
-from deepbsde.config import ConfigError, load_config
-from deepbsde.result import HistoryRecord
-from deepbsde.runner import run_config
-from deepbsde.training import DivergenceError, TrainingInterrupted
+# This module is the program, not the library: it alone quiets TensorFlow's
+# start-up logging, before TensorFlow is first imported (the imports below).
+# TF_CPP_MIN_LOG_LEVEL quiets TensorFlow's own C++ log; the oneDNN and absl
+# banners of TensorFlow 2.21 are written to file descriptor 2 during the import
+# whatever it says, so stderr is pointed at /dev/null for the import alone.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_stderr, _devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+os.dup2(_devnull, 2)
+try:
+    import tensorflow  # noqa: F401
+finally:
+    os.dup2(_stderr, 2)
+    os.close(_stderr)
+    os.close(_devnull)
+
+import argparse  # noqa: E402
+import importlib.resources  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import FrameType  # noqa: E402
+
+from deepbsde.errors import ConfigError, DivergenceError, RunFolderError, TrainingInterrupted  # noqa: E402
+from deepbsde.reference.resolve import best_reference  # noqa: E402
+from deepbsde.runs.config import load_config  # noqa: E402
+from deepbsde.runs.runner import run_config  # noqa: E402
+from deepbsde.solver.history import HistoryRecord  # noqa: E402
+from equations.registry import available, equation_class  # noqa: E402
+
+#: The configurations installed with the package (deepbsde/configs links to configs/).
+SHIPPED_CONFIGS = importlib.resources.files("deepbsde") / "configs"
+
+
+def shipped_configs() -> list[str]:
+    """Names of the shipped configurations, e.g. "hjb" for configs/hjb.yaml."""
+    return sorted(entry.name[:-len(".yaml")] for entry in SHIPPED_CONFIGS.iterdir() if entry.name.endswith(".yaml"))
+
+
+def config_path(argument: str) -> Path:
+    """The YAML file a CONFIG argument names: a path, or a shipped configuration's name."""
+    path = Path(argument)
+    if path.exists() or path.suffix in (".yaml", ".yml") or os.sep in argument:
+        return path
+    if argument in shipped_configs():
+        return Path(str(SHIPPED_CONFIGS / f"{argument}.yaml"))
+    raise ConfigError("config", f"no file {argument!r} and no shipped configuration of that name; "
+                                f"shipped: {', '.join(shipped_configs())}")
 
 
 class ProgressPrinter:
@@ -55,7 +94,7 @@ class StopRequest:
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, self._handle)
 
-    def _handle(self, number: int, frame) -> None:
+    def _handle(self, number: int, frame: FrameType | None) -> None:
         self.signal_number = number
 
     def __call__(self) -> bool:
@@ -65,9 +104,10 @@ class StopRequest:
 def command_run(args: argparse.Namespace) -> int:
     if args.resume and args.out and Path(args.out) != Path(args.resume):
         raise ConfigError("--out", "give either --out or --resume: a resumed run writes into its own folder")
-    config = load_config(args.config, args.set)
+    path = config_path(args.config)
+    config = load_config(path, args.set)
     equation = config.build_equation()
-    out = Path(args.resume or args.out or Path("runs") / f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(args.resume or args.out or Path("runs") / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     say = (lambda *a, **k: None) if args.quiet else print
     say(f"{'resuming' if args.resume else 'solving'} {equation.name} (d = {equation.dim}, T = {equation.total_time}, "
         f"N = {equation.num_time_interval}) for {config.solver.iterations} iterations in {out}", flush=True)
@@ -79,7 +119,7 @@ def command_run(args: argparse.Namespace) -> int:
     except TrainingInterrupted as interrupted:
         print(f"deepbsde: {interrupted}; checkpoint saved to {interrupted.checkpoint}\n"
               f"continue with: deepbsde run {args.config} --resume {out}", file=sys.stderr)
-        return 128 + stop.signal_number
+        return 128 + (stop.signal_number or signal.SIGINT)
     print(f"u(0, x0) = {result.value:.6f}")
     if result.reference is not None:
         interval = f" +/- {result.reference_half_width:.2g}" if result.reference_half_width else ""
@@ -93,8 +133,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 def command_reference(args: argparse.Namespace) -> int:
     """Computes the full-grade reference of the configuration's equation and prints it."""
-    from deepbsde.reference import best_reference
-    equation = load_config(args.config, args.set).build_equation()
+    equation = load_config(config_path(args.config), args.set).build_equation()
     print(f"reference for {equation.name} (d = {equation.dim}, T = {equation.total_time})", flush=True)
     start = time.perf_counter()
     reference = best_reference(equation, cheap=False, seed=args.seed)
@@ -109,8 +148,14 @@ def command_reference(args: argparse.Namespace) -> int:
 
 
 def command_list(args: argparse.Namespace) -> int:
-    for name in equations.available():
-        cls = equations.equation_class(name)
+    """Prints the registered equations with their defaults, or the shipped configurations."""
+    if args.configs:
+        for name in shipped_configs():
+            summary = (SHIPPED_CONFIGS / f"{name}.yaml").read_text().splitlines()[0].lstrip("# ")
+            print(f"{name}: {summary}")
+        return 0
+    for name in available():
+        cls = equation_class(name)
         print(f"{name}: {cls.summary}")
         defaults = ", ".join(f"{k}={v}" for k, v in cls.parameter_defaults().items())
         print(f"    defaults: {defaults}")
@@ -123,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepbsde", description="Deep BSDE solver for high-dimensional PDEs.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="train on a YAML configuration and write the result")
-    run.add_argument("config", help="YAML configuration, e.g. configs/hjb.yaml")
+    run.add_argument("config", help="YAML configuration (e.g. configs/hjb.yaml) or a shipped one by name (hjb)")
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override a configuration field, e.g. --set solver.iterations=200 (repeatable)")
     run.add_argument("--out", help="output folder (default: runs/<config>-<time>)")
@@ -132,12 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print only the final value and reference")
     run.set_defaults(handler=command_run)
     reference = commands.add_parser("reference", help="compute the reference u(0, x0) of a configuration's equation")
-    reference.add_argument("config", help="YAML configuration, e.g. configs/allen_cahn.yaml")
+    reference.add_argument("config", help="YAML configuration or a shipped one by name, e.g. allen_cahn")
     reference.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                            help="override a configuration field, e.g. --set equation.dim=10 (repeatable)")
     reference.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo / MLP reference")
     reference.set_defaults(handler=command_reference)
     listing = commands.add_parser("list", help="list the registered equations with their defaults")
+    listing.add_argument("--configs", action="store_true", help="list the shipped configurations instead")
     listing.set_defaults(handler=command_list)
     return parser
 
@@ -148,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except ConfigError as error:
         print(f"deepbsde: configuration error: {error}", file=sys.stderr)
+        return 2
+    except RunFolderError as error:
+        print(f"deepbsde: run folder error: {error}", file=sys.stderr)
         return 2
     except DivergenceError as error:
         kept = f"; the last good checkpoint is kept: {error.checkpoint}" if error.checkpoint else \

@@ -4,15 +4,24 @@
     equations.available()                  # registered names
     eq = equations.get("hjb", dim=100)     # an instance, parameters validated
 
-To add an equation, subclass `equations.Equation` and decorate it with
-`@equations.register("name")`.
+To add an equation, subclass `equations.Equation`, declare its parameters as
+annotated class attributes, and decorate it with `@equations.register("name")`.
 """
-from equations.base import COMMON_DEFAULTS, Equation, ParameterError, coerce_parameter
-from equations.processes import ForwardProcess, GeometricBrownianMotion, ScaledBrownianMotion
-from equations.registry import UnknownEquationError, available, equation_class, get, register
+from deepbsde.errors import ParameterError, UnknownEquationError
 
 # Importing the modules registers their equations.
-from equations import allen_cahn, black_scholes, black_scholes_linear, burgers, hjb, quadratic_gradient, reaction_diffusion  # noqa: E402,F401
+from equations import (  # noqa: F401
+                       allen_cahn,
+                       black_scholes,
+                       black_scholes_nonlinear,
+                       burgers,
+                       hjb,
+                       quadratic_gradient,
+                       reaction_diffusion,
+)
+from equations.base import Equation
+from equations.processes import ForwardProcess, GeometricBrownianMotion, ScaledBrownianMotion
+from equations.registry import available, equation_class, get, register
 
-__all__ = ["COMMON_DEFAULTS", "coerce_parameter", "Equation", "ParameterError", "ForwardProcess", "GeometricBrownianMotion",
-           "ScaledBrownianMotion", "UnknownEquationError", "available", "equation_class", "get", "register"]
+__all__ = ["Equation", "ParameterError", "ForwardProcess", "GeometricBrownianMotion", "ScaledBrownianMotion",
+           "UnknownEquationError", "available", "equation_class", "get", "register"]

@@ -1,4 +1,6 @@
 """Allen-Cahn equation with a double-well reaction term."""
+from typing import ClassVar
+
 import numpy as np
 import tensorflow as tf
 
@@ -18,10 +20,10 @@ class AllenCahn(Equation):
     published_value = 0.052802
     reference_method = "mlp"
 
-    sigma = float(np.sqrt(2.0))
+    volatility: ClassVar[float] = float(np.sqrt(2.0))
 
     def build_process(self):
-        return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, sigma=self.sigma)
+        return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, volatility=self.volatility)
 
     def f(self, t, x, y, z):
         return y - y ** 3

@@ -6,45 +6,49 @@ An equation is the data of a semilinear parabolic PDE
     u(T, x) = g(x),
 
 given as a forward process (mu, sigma and an exact sampler), the generator f
-and the terminal condition g. A subclass declares its parameters with their
-defaults in `defaults`; every parameter can be overridden by the caller and
-is validated on construction.
+and the terminal condition g (docs/method.md). Parameters are declared as
+annotated class attributes with a default,
+
+    class HJB(Equation):
+        lam: float = 1.0   # weight of the control cost
+
+so readers and type checkers know them; every parameter can be overridden by
+the caller and is checked against its declared type on construction.
 """
 from __future__ import annotations
 
 import abc
-import numbers
-from typing import Any, ClassVar, Mapping
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import tensorflow as tf
 
+from deepbsde.errors import ParameterError
+from deepbsde.validation import coerce, type_of_default
 from equations.processes import ForwardProcess
 
-#: Parameters every equation has.
-COMMON_DEFAULTS: dict[str, Any] = {"dim": 100, "total_time": 1.0, "num_time_interval": 20, "x0": 0.0}
-
-
-class ParameterError(ValueError):
-    """A parameter is unknown or has an invalid value; `field` names it."""
-
-    def __init__(self, field: str, reason: str):
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
+#: Type of the start-point parameter: one number for every coordinate, or one per coordinate.
+X0_TYPE = float | list[float]
 
 
 class Equation(abc.ABC):
     """Base class of the equation registry.
 
-    Subclasses set `defaults` (their own parameters, and any common one whose
-    default differs), implement `build_process`, `f` and `g`, and may
-    implement `exact_solution`. Parameters become attributes of the instance.
+    Subclasses declare their parameters as annotated class attributes with a
+    default (constants that are not parameters are ClassVar or unannotated),
+    may change the default of an inherited parameter in `defaults` (e.g.
+    `defaults = {"x0": 100.0}`), and implement `build_process`, `f` and `g`,
+    optionally `exact_solution`. After construction each parameter is an
+    attribute of the instance; `x0` is the start point as a vector of length dim.
     """
 
     name: ClassVar[str] = ""                       # set by @register
     summary: ClassVar[str] = ""                    # one line for `deepbsde list`
     source: ClassVar[str] = ""                     # the paper the benchmark comes from
+    #: New defaults of inherited parameters (and, for equations written before
+    #: typed parameters, parameters of their own, typed by their default).
     defaults: ClassVar[dict[str, Any]] = {}
     y0_range: ClassVar[tuple[float, float]] = (0.0, 1.0)  # initial guess range for Y_0
     #: Published u(0, x0) and the parameters it holds for (None: no published value).
@@ -53,9 +57,10 @@ class Equation(abc.ABC):
     #: "mlp", "black_scholes_mc", or None (no computed reference).
     reference_method: ClassVar[str | None] = None
 
-    dim: int
-    total_time: float
-    num_time_interval: int
+    dim: int = 100                  # number of space dimensions d
+    total_time: float = 1.0         # terminal time T
+    num_time_interval: int = 20     # time steps N of the scheme
+    x0: np.ndarray                  # the start point (parameter: one number or one per dimension)
 
     def __init__(self, **params: Any):
         self.params = self._validate(params)
@@ -67,20 +72,42 @@ class Equation(abc.ABC):
 
     # ----------------------------------------------------------------- params
     @classmethod
+    def parameter_types(cls) -> dict[str, Any]:
+        """Every parameter of this equation with its declared type."""
+        types: dict[str, Any] = {}
+        for name, hint in typing.get_type_hints(cls).items():
+            if name == "x0":  # the attribute is the broadcast vector; the parameter is this
+                types[name] = X0_TYPE
+            elif typing.get_origin(hint) is not ClassVar and hasattr(cls, name):
+                types[name] = hint
+        for name, default in cls._default_overrides().items():
+            types.setdefault(name, type_of_default(default))
+        return types
+
+    @classmethod
     def parameter_defaults(cls) -> dict[str, Any]:
-        """All parameters of this equation with their default values."""
-        return {**COMMON_DEFAULTS, **cls.defaults}
+        """Every parameter of this equation with its default value."""
+        overrides = cls._default_overrides()
+        return {name: overrides.get(name, 0.0 if name == "x0" else getattr(cls, name, None))
+                for name in cls.parameter_types()}
+
+    @classmethod
+    def _default_overrides(cls) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(vars(klass).get("defaults", {}))
+        return merged
 
     @classmethod
     def _validate(cls, params: Mapping[str, Any]) -> dict[str, Any]:
-        known = cls.parameter_defaults()
-        unknown = sorted(set(params) - set(known))
+        types = cls.parameter_types()
+        unknown = sorted(set(params) - set(types))
         if unknown:
             raise ParameterError(unknown[0], f"unknown parameter for equation '{cls.name}'; "
-                                             f"known parameters: {', '.join(sorted(known))}")
-        resolved = dict(known)
+                                             f"known parameters: {', '.join(sorted(types))}")
+        resolved = cls.parameter_defaults()
         for key, value in params.items():
-            resolved[key] = coerce_parameter(key, value, known[key])
+            resolved[key] = coerce(key, value, types[key])
         for key in ("dim", "num_time_interval"):
             if resolved[key] <= 0:
                 raise ParameterError(key, f"must be a positive integer, got {resolved[key]}")
@@ -93,7 +120,7 @@ class Equation(abc.ABC):
     def check_params(cls, params: dict[str, Any]) -> None:
         """Hook for equation-specific checks; raise ParameterError naming the field."""
 
-    def _broadcast_x0(self, x0: Any) -> np.ndarray:
+    def _broadcast_x0(self, x0: float | list[float]) -> np.ndarray:
         values = np.asarray(x0, dtype=np.float64).reshape(-1)
         if values.size == 1:
             return np.full(self.dim, values[0])
@@ -119,7 +146,7 @@ class Equation(abc.ABC):
         """u(t, x) in closed form, [batch, 1], or None where none is known."""
         return None
 
-    def sample(self, batch_size: int, seed, dtype: tf.DType = tf.float64) -> tuple[tf.Tensor, tf.Tensor]:
+    def sample(self, batch_size: int, seed: Any, dtype: tf.DType = tf.float64) -> tuple[tf.Tensor, tf.Tensor]:
         """(dw [N, batch, d], x [N+1, batch, d]) for the seed pair `seed`."""
         return self.process.sample(batch_size, seed, dtype)
 
@@ -150,49 +177,3 @@ class Equation(abc.ABC):
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({shown})"
-
-
-def coerce_parameter(key: str, value: Any, default: Any) -> Any:
-    """Checks `value` against the type of `default` (bool, int, float, str, or a
-    list of strings, ints or numbers) and returns it converted; the error names `key`."""
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ParameterError(key, f"must be true or false, got {value!r}")
-        return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ParameterError(key, f"must be an integer, got {value!r}")
-        return int(value)
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            # x0 may also be a list, one entry per dimension
-            if key.endswith("x0") and _is_number_list(value):
-                return [float(v) for v in value]
-            raise ParameterError(key, f"must be a number, got {value!r}")
-        if not np.isfinite(value):
-            raise ParameterError(key, f"must be finite, got {value!r}")
-        return float(value)
-    if isinstance(default, list):
-        if default and all(isinstance(v, str) for v in default):
-            if not (isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value)):
-                raise ParameterError(key, f"must be a non-empty list of strings, got {value!r}")
-            return list(value)
-        if default and all(isinstance(v, int) for v in default):
-            if not (isinstance(value, (list, tuple)) and value
-                    and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):
-                raise ParameterError(key, f"must be a non-empty list of integers, got {value!r}")
-            return [int(v) for v in value]
-        if not _is_number_list(value):
-            raise ParameterError(key, f"must be a list of numbers, got {value!r}")
-        return [float(v) for v in value]
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise ParameterError(key, f"must be a string, got {value!r}")
-        return value
-    return value
-
-
-def _is_number_list(value: Any) -> bool:
-    return (isinstance(value, (list, tuple, np.ndarray))
-            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
-                    for v in np.asarray(value, dtype=object).reshape(-1)))

@@ -1,85 +1,114 @@
-"""Nonlinear Black-Scholes equations on d independent geometric Brownian motions."""
-import numpy as np
-import tensorflow as tf
+"""The linear Black-Scholes equation: pricing a European payoff on d assets.
 
-from equations.base import Equation, ParameterError
+    du/dt + 1/2 Tr(sigma sigma^T Hess u) + (r - q) x . grad u - r u = 0,  u(T, x) = payoff(x),
+
+so f = -r y; the assets are correlated geometric Brownian motions with drift
+r - q_i under the pricing measure. The terminal condition is the exact ReLU
+network of the payoff (deepbsde.finance.relu_networks), evaluated in TensorFlow ops
+inside the compiled solver. `deepbsde.price` is the quant-facing front end.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from deepbsde.errors import ParameterError
+from deepbsde.finance.market import BlackScholesModel
+from deepbsde.finance.payoffs import Payoff, payoff_from_params
+from deepbsde.finance.sparse_relu import ReluNetwork
+from equations.base import Equation
 from equations.processes import GeometricBrownianMotion
 from equations.registry import register
 
 
-class _IndependentGBMEquation(Equation):
-    """Shared forward process: dX_i = mu_bar X_i dt + sigma_bar X_i dW_i."""
+@register("black_scholes")
+class BlackScholesLinear(Equation):
+    """Linear Black-Scholes pricing of a payoff on d correlated assets.
+
+    volatilities, dividend_yields: one entry for all assets or one per asset;
+    correlation: the d x d matrix flattened row by row, [] for independent
+    assets. payoff: one of deepbsde.payoffs.PAYOFFS, using those of strike,
+    strike_low, strike_high, ratio and weights that it has as fields.
+    """
+
+    summary = "Linear Black-Scholes, f = -r y, g = an exact ReLU payoff network (max-call by default)"
+    source = "Monte Carlo reference (exact GBM sampling)"
+    reference_method = "black_scholes_mc"
+    defaults = {"dim": 10, "x0": 100.0}
+
+    rate: float = 0.05
+    volatilities: list[float] = [0.2]      # one for all assets or one per asset
+    dividend_yields: list[float] = [0.0]   # one for all assets or one per asset
+    correlation: list[float] = []          # d x d row by row; [] for independent assets
+    payoff: str = "max_call"               # a kind of deepbsde.finance.payoffs.PAYOFFS
+    strike: float = 100.0
+    strike_low: float = 120.0
+    strike_high: float = 150.0
+    ratio: float = 2.0
+    weights: list[float] = []
 
     @classmethod
     def check_params(cls, params):
-        if params["sigma_bar"] <= 0:
-            raise ParameterError("sigma_bar", f"must be positive, got {params['sigma_bar']}")
-        if np.min(params["x0"]) <= 0:
-            raise ParameterError("x0", "must be positive: asset prices follow a geometric Brownian motion")
+        market_of(params)
+        option_of(params)
+
+    @cached_property
+    def market(self) -> BlackScholesModel:
+        """The BlackScholesModel of the parameters."""
+        return market_of(self.params)
+
+    @cached_property
+    def option(self) -> Payoff:
+        """The Payoff of the parameters (`payoff` is its name)."""
+        return option_of(self.params)
+
+    @cached_property
+    def payoff_network(self) -> ReluNetwork:
+        """The exact ReLU network of the payoff, g of the equation."""
+        return self.option.network(self.dim)
 
     def build_process(self):
         return GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
-                                       drift=self.mu_bar, volatility=self.sigma_bar)
-
-
-@register("bs_default_risk")
-class BlackScholesDefaultRisk(_IndependentGBMEquation):
-    """Pricing with default risk: f = -(1 - delta) Q(y) y - R y, g = min_i x_i.
-
-    The default intensity Q is gamma_h below v_h, gamma_l above v_l and linear
-    in between.
-    """
-
-    summary = "Black-Scholes with default risk, g = min_i x_i"
-    source = "Han, Jentzen, E, PNAS 2018; reference by multilevel Picard"
-    defaults = {"num_time_interval": 40, "x0": 100.0, "mu_bar": 0.02, "sigma_bar": 0.2,
-                "delta": 2.0 / 3.0, "rate": 0.02, "gamma_h": 0.2, "gamma_l": 0.02,
-                "v_h": 50.0, "v_l": 70.0}
-    y0_range = (40.0, 50.0)
-    published_value = 57.300
-    reference_method = "mlp"
-
-    @classmethod
-    def check_params(cls, params):
-        super().check_params(params)
-        if not params["v_h"] < params["v_l"]:
-            raise ParameterError("v_h", f"must be below v_l, got v_h={params['v_h']}, v_l={params['v_l']}")
-
-    def default_intensity(self, y: tf.Tensor) -> tf.Tensor:
-        """Q(y): piecewise linear from gamma_h at v_h down to gamma_l at v_l."""
-        weight = tf.clip_by_value((y - self.v_h) / (self.v_l - self.v_h), 0.0, 1.0)
-        return self.gamma_h + (self.gamma_l - self.gamma_h) * weight
+                                       drift_rate=self.rate - np.asarray(self.market.dividend_yields),
+                                       volatility=self.market.volatilities, correlation=self.market.correlation)
 
     def f(self, t, x, y, z):
-        return -(1.0 - self.delta) * self.default_intensity(y) * y - self.rate * y
+        return -self.rate * y
 
     def g(self, x):
-        return tf.reduce_min(x, axis=1, keepdims=True)
+        return self.payoff_network.tf_call(x)
 
 
-@register("bs_diff_rates")
-class BlackScholesDifferentRates(_IndependentGBMEquation):
-    """Pricing with different borrowing and lending rates.
+def market_of(params: dict[str, Any]) -> BlackScholesModel:
+    """The validated BlackScholesModel of equation parameters; errors name the equation parameter."""
+    dim = params["dim"]
+    spots = params["x0"] if isinstance(params["x0"], list) else [params["x0"]] * dim
+    if len(spots) != dim:
+        raise ParameterError("x0", f"has {len(spots)} entries but dim is {dim}; give one number or one per asset")
+    correlation = params["correlation"] or None
+    if correlation is not None:
+        if len(correlation) != dim * dim:
+            raise ParameterError("correlation", f"must have dim * dim = {dim * dim} entries (the matrix row "
+                                                f"by row), got {len(correlation)}")
+        correlation = np.reshape(correlation, (dim, dim))
+    try:
+        return BlackScholesModel(spots, params["rate"], _one_or_all(params["volatilities"]),
+                                 _one_or_all(params["dividend_yields"]), correlation)
+    except ParameterError as error:
+        if error.field != "spots":
+            raise
+        raise ParameterError("x0", error.reason) from None
 
-    f = -R_l y - (mu_bar - R_l)/sigma_bar sum_i z_i + (R_b - R_l) max(0, sum_i z_i / sigma_bar - y),
-    g = max(max_i x_i - K1, 0) - 2 max(max_i x_i - K2, 0) (a call spread on the maximum).
-    """
 
-    summary = "Black-Scholes with different borrowing and lending rates, call spread on the max"
-    source = "Han, Jentzen, E, PNAS 2018 / E, Han, Jentzen 2017; reference by multilevel Picard"
-    defaults = {"total_time": 0.5, "x0": 100.0, "mu_bar": 0.06, "sigma_bar": 0.2,
-                "rate_lend": 0.04, "rate_borrow": 0.06, "strike_low": 120.0, "strike_high": 150.0}
-    y0_range = (15.0, 18.0)
-    published_value = 21.299
+def option_of(params: dict[str, Any]) -> Payoff:
+    """The validated Payoff of equation parameters."""
+    option = payoff_from_params(params)
+    option.check_dimension(params["dim"])
+    return option
 
-    def f(self, t, x, y, z):
-        z_sum = tf.reduce_sum(z, axis=1, keepdims=True)
-        borrowed = tf.nn.relu(z_sum / self.sigma_bar - y)
-        return (-self.rate_lend * y - (self.mu_bar - self.rate_lend) / self.sigma_bar * z_sum
-                + (self.rate_borrow - self.rate_lend) * borrowed)
 
-    def g(self, x):
-        # The exact ReLU network of the payoff (SPEC section 4); imported here
-        # because importing deepbsde imports this package.
-        from deepbsde.relu_networks import call_spread_on_max
-        return call_spread_on_max(self.dim, self.strike_low, self.strike_high).tf_call(x)
+def _one_or_all(values: list[float]) -> float | list[float]:
+    """A one-entry list stands for the same value for every asset."""
+    return values[0] if len(values) == 1 else values

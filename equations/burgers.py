@@ -19,7 +19,7 @@ class BurgersType(Equation):
     y0_range = (2.0, 4.0)
 
     def build_process(self):
-        return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, sigma=float(self.dim))
+        return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, volatility=float(self.dim))
 
     def f(self, t, x, y, z):
         return (y - (2.0 + self.dim) / (2.0 * self.dim)) * tf.reduce_sum(z, axis=1, keepdims=True)

@@ -1,8 +1,11 @@
 """Hamilton-Jacobi-Bellman equation of a linear-quadratic control problem."""
+from typing import ClassVar
+
 import numpy as np
 import tensorflow as tf
 
-from equations.base import Equation, ParameterError
+from deepbsde.errors import ParameterError
+from equations.base import Equation
 from equations.processes import ScaledBrownianMotion
 from equations.registry import register
 
@@ -17,12 +20,13 @@ class HJB(Equation):
 
     summary = "HJB of linear-quadratic control, f = -lam |z|^2 / 2, g = ln((1+|x|^2)/2)"
     source = "Han, Jentzen, E, PNAS 2018; reference by Cole-Hopf Monte Carlo"
-    defaults = {"lam": 1.0}
     y0_range = (0.0, 1.0)
     published_value = 4.5901
     reference_method = "cole_hopf"
 
-    sigma = float(np.sqrt(2.0))
+    volatility: ClassVar[float] = float(np.sqrt(2.0))
+
+    lam: float = 1.0  # lambda, the weight of the control cost
 
     @classmethod
     def check_params(cls, params):
@@ -30,7 +34,7 @@ class HJB(Equation):
             raise ParameterError("lam", f"must be positive, got {params['lam']}")
 
     def build_process(self):
-        return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, sigma=self.sigma)
+        return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, volatility=self.volatility)
 
     def f(self, t, x, y, z):
         return -0.5 * self.lam * tf.reduce_sum(tf.square(z), axis=1, keepdims=True)

@@ -12,10 +12,10 @@ seed pair: training is reproducible and resumable, and XLA can compile it.
 from __future__ import annotations
 
 import abc
-from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
+from numpy.typing import ArrayLike
 
 
 class ForwardProcess(abc.ABC):
@@ -73,35 +73,38 @@ def running_sum(steps: tf.Tensor) -> tf.Tensor:
 
 
 class ScaledBrownianMotion(ForwardProcess):
-    """X_t = x0 + mu t + sigma W_t with scalar sigma (sigma(x) = sigma I)."""
+    """X_t = x0 + drift_rate t + volatility W_t (sigma(x) = volatility I, mu(x) = drift_rate)."""
 
-    def __init__(self, x0, total_time, num_time_interval, sigma: float = 1.0, mu: float = 0.0):
+    def __init__(self, x0: np.ndarray, total_time: float, num_time_interval: int, volatility: float = 1.0,
+                 drift_rate: float = 0.0):
         super().__init__(x0, total_time, num_time_interval)
-        self.sigma = float(sigma)
-        self.mu = float(mu)
+        self.volatility = float(volatility)
+        self.drift_rate = float(drift_rate)
 
     def paths_from_increments(self, dw):
-        return self._x0_tensor(dw.dtype) + running_sum(self.sigma * dw + self.mu * self.delta_t)
+        return self._x0_tensor(dw.dtype) + running_sum(self.volatility * dw + self.drift_rate * self.delta_t)
 
     def drift(self, x):
-        return tf.ones_like(x) * self.mu
+        return tf.ones_like(x) * self.drift_rate
 
     def diffusion_transpose_times(self, x, v):
-        return self.sigma * v
+        return self.volatility * v
 
     def gradient_from_z(self, x, z):
-        return np.asarray(z) / self.sigma
+        return np.asarray(z) / self.volatility
 
 
 class GeometricBrownianMotion(ForwardProcess):
-    """dX_i = mu_i X_i dt + vol_i X_i dB_i with B = L W, L the Cholesky factor of
-    the correlation matrix; simulated exactly in log space, so sigma(x) = diag(vol x) L."""
+    """dX_i = drift_rate_i X_i dt + volatility_i X_i dB_i with B = L W, L the Cholesky
+    factor of the correlation matrix; simulated exactly in log space, so
+    sigma(x) = diag(volatility x) L."""
 
-    def __init__(self, x0, total_time, num_time_interval, drift: Sequence[float] | float,
-                 volatility: Sequence[float] | float, correlation: np.ndarray | None = None):
+    def __init__(self, x0: np.ndarray, total_time: float, num_time_interval: int,
+                 drift_rate: ArrayLike, volatility: ArrayLike,
+                 correlation: np.ndarray | None = None):
         super().__init__(x0, total_time, num_time_interval)
-        self.mu = np.broadcast_to(np.asarray(drift, dtype=np.float64), (self.dim,)).copy()
-        self.vol = np.broadcast_to(np.asarray(volatility, dtype=np.float64), (self.dim,)).copy()
+        self.drift_rate = np.broadcast_to(np.asarray(drift_rate, dtype=np.float64), (self.dim,)).copy()
+        self.volatility = np.broadcast_to(np.asarray(volatility, dtype=np.float64), (self.dim,)).copy()
         self.cholesky = None if correlation is None else np.linalg.cholesky(np.asarray(correlation, np.float64))
 
     def correlate(self, dw: tf.Tensor) -> tf.Tensor:
@@ -112,15 +115,15 @@ class GeometricBrownianMotion(ForwardProcess):
 
     def paths_from_increments(self, dw):
         dtype = dw.dtype
-        log_step = (tf.constant((self.mu - 0.5 * self.vol ** 2) * self.delta_t, dtype)
-                    + tf.constant(self.vol, dtype) * self.correlate(dw))
+        log_step = (tf.constant((self.drift_rate - 0.5 * self.volatility ** 2) * self.delta_t, dtype)
+                    + tf.constant(self.volatility, dtype) * self.correlate(dw))
         return self._x0_tensor(dtype) * tf.exp(running_sum(log_step))
 
     def drift(self, x):
-        return tf.constant(self.mu, x.dtype) * x
+        return tf.constant(self.drift_rate, x.dtype) * x
 
     def diffusion_transpose_times(self, x, v):
-        scaled = tf.constant(self.vol, x.dtype) * x * v
+        scaled = tf.constant(self.volatility, x.dtype) * x * v
         if self.cholesky is None:
             return scaled
         return tf.linalg.matvec(tf.constant(self.cholesky, x.dtype), scaled, transpose_a=True)
@@ -129,4 +132,4 @@ class GeometricBrownianMotion(ForwardProcess):
         z = np.asarray(z, dtype=np.float64)
         if self.cholesky is not None:
             z = np.linalg.solve(self.cholesky.T, z)
-        return z / (self.vol * np.asarray(x, dtype=np.float64))
+        return z / (self.volatility * np.asarray(x, dtype=np.float64))

@@ -1,7 +1,8 @@
 """Equation with a quadratic gradient term and an explicit solution."""
 import tensorflow as tf
 
-from equations.base import Equation, ParameterError
+from deepbsde.errors import ParameterError
+from equations.base import Equation
 from equations.processes import ScaledBrownianMotion
 from equations.registry import register
 
@@ -17,8 +18,10 @@ class QuadraticGradient(Equation):
 
     summary = "quadratic gradient, f = |z|^2 + h(t,x), explicit u = sin((T-t+|x|^2/d)^alpha)"
     source = "E, Han, Jentzen, Commun. Math. Stat. 2017 (explicit solution)"
-    defaults = {"num_time_interval": 30, "alpha": 0.4}
+    defaults = {"num_time_interval": 30}
     y0_range = (2.0, 4.0)
+
+    alpha: float = 0.4  # exponent of the explicit solution, in (0, 1]
 
     @classmethod
     def check_params(cls, params):
@@ -26,7 +29,7 @@ class QuadraticGradient(Equation):
             raise ParameterError("alpha", f"must lie in (0, 1], got {params['alpha']}")
 
     def build_process(self):
-        return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, sigma=1.0)
+        return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, volatility=1.0)
 
     def _shifted_time(self, t, x):
         return self.total_time - t + tf.reduce_sum(tf.square(x), axis=1, keepdims=True) / self.dim

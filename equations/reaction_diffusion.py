@@ -18,12 +18,19 @@ class ReactionDiffusion(Equation):
 
     summary = "oscillating reaction-diffusion, explicit u = 1 + kappa + sin(lam sum x) e^{lam^2 d (t-T)/2}"
     source = "E, Han, Jentzen, Commun. Math. Stat. 2017 (explicit solution)"
-    defaults = {"num_time_interval": 30, "kappa": 0.6, "lam_scale": 1.0}
+    defaults = {"num_time_interval": 30}
     y0_range = (0.0, 1.0)
 
+    kappa: float = 0.6      # offset of the explicit solution
+    lam_scale: float = 1.0  # frequency times sqrt(d)
+
+    @property
+    def lam(self) -> float:
+        """The frequency lam_scale / sqrt(d)."""
+        return float(self.lam_scale / np.sqrt(self.dim))
+
     def build_process(self):
-        self.lam = float(self.lam_scale / np.sqrt(self.dim))
-        return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, sigma=1.0)
+        return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, volatility=1.0)
 
     def f(self, t, x, y, z):
         return tf.minimum(tf.square(y - self.exact_solution(t, x)), 1.0)

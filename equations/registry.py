@@ -1,20 +1,15 @@
 """Name -> equation class registry."""
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from deepbsde.errors import UnknownEquationError
 from equations.base import Equation
 
 _REGISTRY: dict[str, type[Equation]] = {}
 
 E = TypeVar("E", bound=type[Equation])
-
-
-class UnknownEquationError(KeyError):
-    """No equation is registered under the requested name."""
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return self.args[0]
 
 
 def register(name: str) -> Callable[[E], E]:
@@ -35,8 +30,7 @@ def equation_class(name: str) -> type[Equation]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UnknownEquationError(
-            f"unknown equation '{name}'; known equations: {', '.join(available())}") from None
+        raise UnknownEquationError(name, available()) from None
 
 
 def get(name: str, **params: Any) -> Equation:

@@ -35,24 +35,25 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # Before TensorFlow is imported: allocate GPU memory as needed (not all of it
 # up front), so that the scaling processes can run beside this one and
 # TensorFlow's peak allocation is meaningful.
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-import deepbsde  # noqa: E402
-from deepbsde.baseline import BaselineSolver  # noqa: E402
-from deepbsde.reference import ReferenceValue, resolve_reference  # noqa: E402
-from deepbsde.training import Trainer, device_description  # noqa: E402
-from equations import Equation  # noqa: E402
+import deepbsde
+from deepbsde.reference import ReferenceValue, resolve_reference
+from deepbsde.solver.baseline import BaselineSolver
+from deepbsde.solver.training import Trainer, device_description
+from equations import Equation
 
 REPO = Path(__file__).resolve().parent.parent
 SECTIONS = ("compare", "precision", "scaling")

@@ -15,11 +15,11 @@ import time
 
 import numpy as np
 
-from deepbsde.config import parse_yaml
-from deepbsde.market import BlackScholesModel
-from deepbsde.payoffs import MaxCall
+from deepbsde.finance.market import BlackScholesModel
+from deepbsde.finance.payoffs import MaxCall
 from deepbsde.pricing import PRICING_OPTIONS, PRICING_TIME_STEPS, price
 from deepbsde.reference import black_scholes_deltas, black_scholes_price
+from deepbsde.runs.config import parse_yaml
 
 
 def main() -> None:
@@ -36,13 +36,12 @@ def main() -> None:
 
     model = BlackScholesModel(spots=[100.0] * 10, rate=0.05, volatilities=0.2)
     payoff = MaxCall(100.0)
-    market = {"spots": model.spots, "rate": model.rate, "volatility": model.volatilities, "maturity": 1.0,
-              "num_paths": args.reference_paths}
-    reference = black_scholes_price(payoff, **market)
-    reference_deltas, delta_half_widths = black_scholes_deltas(payoff, **market)
+    reference = black_scholes_price(payoff, model, 1.0, num_paths=args.reference_paths)
+    reference_deltas, delta_half_widths = black_scholes_deltas(payoff, model, 1.0, num_paths=args.reference_paths)
     print(f"options: {({**PRICING_OPTIONS, **overrides})}, time steps {args.time_steps}")
     print(f"Monte Carlo ({args.reference_paths} antithetic paths): {reference.value:.4f} "
-          f"+- {reference.half_width:.4f}; deltas {reference_deltas.mean():.4f} (mean) +- {delta_half_widths.max():.4f} (largest half-width)")
+          f"+- {reference.half_width:.4f}; deltas {reference_deltas.mean():.4f} (mean) "
+          f"+- {delta_half_widths.max():.4f} (largest half-width)")
     print(f"{'seed':>4} {'price':>9} {'rel.err':>8} {'max delta rel.err':>17} {'mean delta':>10} {'seconds':>8}")
     prices, errors, delta_errors = [], [], []
     for seed in args.seeds:

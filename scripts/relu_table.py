@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.relu_networks import max_call, max_depth
+from deepbsde.finance.relu_networks import max_call, max_depth
 
 STRIKE = 100.0
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import deepbsde
-from deepbsde.plotting import plot_history
 from deepbsde.reference import ReferenceValue, best_reference
-from deepbsde.result import Result
+from deepbsde.runs.plotting import plot_history
+from deepbsde.runs.result import Result
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK_OVERRIDES = ["solver.iterations=40", "solver.log_every=10"]

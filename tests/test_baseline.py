@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 
 import equations
-from deepbsde.baseline import BaselineSolver, HostSampler
-from deepbsde.config import SolverOptions
-from deepbsde.model import clipped_square_loss
-from deepbsde.training import Trainer
+from deepbsde.solver.baseline import BaselineSolver, HostSampler
+from deepbsde.solver.model import clipped_square_loss
+from deepbsde.solver.options import SolverOptions
+from deepbsde.solver.training import Trainer
 
 BN_FIELDS = ("gamma", "beta", "moving_mean", "moving_variance")
 
@@ -73,7 +73,7 @@ def test_host_sampler_draws_brownian_paths_of_the_equation():
     assert isinstance(dw, np.ndarray) and isinstance(x, np.ndarray)
     np.testing.assert_allclose(dw.var(axis=1), eq.delta_t, rtol=0.05)
     np.testing.assert_allclose(x[0], np.broadcast_to(eq.x0, (20_000, 3)))
-    np.testing.assert_allclose(np.diff(x, axis=0), eq.sigma * dw, atol=1e-12)
+    np.testing.assert_allclose(np.diff(x, axis=0), eq.volatility * dw, atol=1e-12)
     again, _ = HostSampler(eq, "float64", seed=1, stream=0).sample(20_000)
     other, _ = HostSampler(eq, "float64", seed=1, stream=1).sample(20_000)
     np.testing.assert_array_equal(again, dw)

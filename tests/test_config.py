@@ -4,7 +4,9 @@ import textwrap
 import pytest
 import yaml
 
-from deepbsde.config import ConfigError, SolverOptions, apply_overrides, config_from_mapping, load_config
+from deepbsde.errors import ConfigError
+from deepbsde.runs.config import apply_overrides, config_from_mapping, load_config
+from deepbsde.solver.options import SolverOptions
 from tests.conftest import CONFIGS
 
 BASE = {"equation": {"name": "hjb", "dim": 4}, "solver": {"iterations": 10}}

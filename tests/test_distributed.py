@@ -24,8 +24,8 @@ SCRIPT = textwrap.dedent("""
                                     lr_boundaries=[700], y0_range=[0.0, 1.0], batch_norm=batch_norm,
                                     devices=devices)
             values[f"{batch_norm}-{devices is not None}"] = result.value
-    from deepbsde.config import SolverOptions
-    from deepbsde.training import Trainer
+    from deepbsde.solver.options import SolverOptions
+    from deepbsde.solver.training import Trainer
     try:
         Trainer(equations.get("hjb", dim=2), SolverOptions.from_mapping({"batch_size": 7}),
                 tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
@@ -63,8 +63,8 @@ def test_a_given_strategy_is_used():
     import tensorflow as tf
 
     import equations
-    from deepbsde.config import SolverOptions
-    from deepbsde.training import Trainer
+    from deepbsde.solver.options import SolverOptions
+    from deepbsde.solver.training import Trainer
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     trainer = Trainer(equations.get("hjb", dim=2, num_time_interval=3),

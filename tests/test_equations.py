@@ -96,7 +96,7 @@ def pde_residual(eq, t, x):
     process = eq.process
     z = process.diffusion_transpose_times(x, grad)
     drift = tf.reduce_sum(process.drift(x) * grad, axis=1, keepdims=True)
-    return u_t + 0.5 * process.sigma ** 2 * laplacian + drift + eq.f(t, x, u, z), u
+    return u_t + 0.5 * process.volatility ** 2 * laplacian + drift + eq.f(t, x, u, z), u
 
 
 @pytest.mark.parametrize("name, dim", [("burgers", 50), ("burgers", 5), ("quadratic_gradient", 100),
@@ -107,7 +107,7 @@ def test_explicit_solutions_satisfy_their_pde(name, dim):
     rng = np.random.default_rng(7)
     for t in (0.0, 0.37 * eq.total_time, 0.9 * eq.total_time):
         # points where the paths go: x0 + sigma W_t
-        x = eq.x0 + eq.process.sigma * np.sqrt(max(t, 0.1)) * rng.standard_normal((16, dim))
+        x = eq.x0 + eq.process.volatility * np.sqrt(max(t, 0.1)) * rng.standard_normal((16, dim))
         residual, u = pde_residual(eq, t, x)
         scale = float(tf.reduce_max(tf.abs(u)))
         assert float(tf.reduce_max(tf.abs(residual))) < 1e-6 * max(scale, 1.0), (name, dim, t)

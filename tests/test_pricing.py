@@ -4,9 +4,9 @@ import pytest
 
 import deepbsde
 import equations
-from deepbsde.market import BlackScholesModel
-from deepbsde.payoffs import BasketCall, BestOfCall, CallSpreadOnMax, MaxCall, MinPut, WorstOfPut
-from deepbsde.pricing import pricing_equation
+from deepbsde.finance.market import BlackScholesModel
+from deepbsde.finance.payoffs import BasketCall, BestOfCall, CallSpreadOnMax, MaxCall, MinPut, WorstOfPut
+from deepbsde.pricing.european import pricing_equation
 from equations import ParameterError
 
 TEN_ASSETS = BlackScholesModel(spots=[100.0] * 10, rate=0.05, volatilities=0.2)
@@ -60,7 +60,7 @@ def no_tensorflow_work(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("validation should have failed before any TensorFlow work")
     for name in ("solve", "black_scholes_price", "black_scholes_deltas"):
-        monkeypatch.setattr(f"deepbsde.pricing.{name}", forbidden)
+        monkeypatch.setattr(f"deepbsde.pricing.european.{name}", forbidden)
 
 
 @pytest.mark.parametrize("payoff, model, maturity, options, message", [
@@ -96,8 +96,8 @@ def test_pricing_equation_carries_the_market_and_the_payoff_network():
                               correlation=[[1.0, 0.6], [0.6, 1.0]])
     equation = pricing_equation(CallSpreadOnMax(100.0, 130.0), model, maturity=0.5, time_steps=5)
     assert equation.name == "black_scholes" and equation.dim == 2
-    np.testing.assert_allclose(equation.process.mu, [0.02, 0.03])
-    np.testing.assert_allclose(equation.process.vol, [0.2, 0.3])
+    np.testing.assert_allclose(equation.process.drift_rate, [0.02, 0.03])
+    np.testing.assert_allclose(equation.process.volatility, [0.2, 0.3])
     np.testing.assert_allclose(equation.process.cholesky @ equation.process.cholesky.T, model.correlation)
     assert equation.payoff_network.depth == 2  # ceil(log2 2) + 1
     x = np.array([[95.0, 120.0], [140.0, 100.0]])

@@ -9,7 +9,8 @@ BATCH = 200_000
 
 
 def test_brownian_increments_and_paths():
-    process = ScaledBrownianMotion(np.array([1.0, -2.0]), total_time=0.8, num_time_interval=4, sigma=1.5, mu=0.25)
+    process = ScaledBrownianMotion(np.array([1.0, -2.0]), total_time=0.8, num_time_interval=4, volatility=1.5,
+                                   drift_rate=0.25)
     dw, x = process.sample(BATCH, [3, 4])
     assert dw.shape == (4, BATCH, 2) and x.shape == (5, BATCH, 2)
     dw, x = dw.numpy(), x.numpy()
@@ -29,7 +30,7 @@ def test_gbm_moments_and_correlation():
     rho = 0.6
     correlation = np.array([[1.0, rho], [rho, 1.0]])
     mu, vol, total_time = np.array([0.05, -0.02]), np.array([0.2, 0.3]), 1.0
-    process = GeometricBrownianMotion(np.array([100.0, 50.0]), total_time, 5, drift=mu, volatility=vol,
+    process = GeometricBrownianMotion(np.array([100.0, 50.0]), total_time, 5, drift_rate=mu, volatility=vol,
                                       correlation=correlation)
     _, x = process.sample(BATCH, [5, 6])
     x_t = x.numpy()[-1]
@@ -47,7 +48,7 @@ def test_gbm_moments_and_correlation():
 
 def test_gbm_z_and_gradient_are_inverse():
     correlation = np.array([[1.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 1.0]])
-    process = GeometricBrownianMotion(np.array([90.0, 100.0, 110.0]), 1.0, 2, drift=0.01,
+    process = GeometricBrownianMotion(np.array([90.0, 100.0, 110.0]), 1.0, 2, drift_rate=0.01,
                                       volatility=[0.1, 0.2, 0.3], correlation=correlation)
     x = np.array([[95.0, 101.0, 120.0]])
     grad = np.array([[0.3, -0.5, 0.7]])

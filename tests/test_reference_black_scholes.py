@@ -3,11 +3,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deepbsde.reference import (Estimate, black_scholes_closed_form_call, black_scholes_deltas,
-                                black_scholes_price)
-from equations import ParameterError
+from deepbsde.errors import ParameterError
+from deepbsde.finance.market import BlackScholesModel
+from deepbsde.reference import Estimate, black_scholes_closed_form_call, black_scholes_deltas, black_scholes_price
 
 MARKET = {"rate": 0.03, "volatility": 0.25, "maturity": 1.5, "dividend_yield": 0.01}
+
+
+def model(spots=100.0, volatilities=0.25, dividend_yields=0.01, correlation=None, rate=0.03):
+    return BlackScholesModel(spots, rate, volatilities, dividend_yields, correlation)
 
 
 def call_on(asset: int, strike: float):
@@ -25,16 +29,16 @@ def test_closed_form_known_value():
 
 @pytest.mark.parametrize("antithetic", [True, False])
 def test_one_asset_call_matches_closed_form(antithetic):
-    estimate = black_scholes_price(call_on(0, 105.0), 100.0, num_paths=10 ** 6, seed=3, antithetic=antithetic,
-                                   **MARKET)
+    estimate = black_scholes_price(call_on(0, 105.0), model(), 1.5, num_paths=10 ** 6, seed=3,
+                                   antithetic=antithetic)
     assert isinstance(estimate, Estimate) and estimate.num_samples == 10 ** 6
     assert estimate.half_width < 0.005 * estimate.value
     assert estimate.contains(closed_form())
 
 
 def test_antithetic_variates_reduce_the_half_width():
-    plain, paired = (black_scholes_price(call_on(0, 105.0), 100.0, num_paths=2 * 10 ** 5, seed=1, antithetic=a,
-                                         **MARKET) for a in (False, True))
+    plain, paired = (black_scholes_price(call_on(0, 105.0), model(), 1.5, num_paths=2 * 10 ** 5, seed=1,
+                                         antithetic=a) for a in (False, True))
     assert paired.num_samples == plain.num_samples
     assert paired.half_width < 0.9 * plain.half_width
 
@@ -50,8 +54,8 @@ def geometric_basket_call(spots, vols, dividends, rho, strike, rate, maturity):
 def test_correlated_geometric_basket_matches_closed_form():
     spots, vols, dividends, strike, rate, maturity = [100.0, 90.0], [0.2, 0.35], [0.01, 0.0], 95.0, 0.03, 1.0
     rho = 0.7
-    estimate = black_scholes_price(lambda s: tf.nn.relu(tf.sqrt(s[:, 0] * s[:, 1]) - strike), spots, rate, vols,
-                                   maturity, dividend_yield=dividends, correlation=[[1.0, rho], [rho, 1.0]],
+    market = BlackScholesModel(spots, rate, vols, dividends, [[1.0, rho], [rho, 1.0]])
+    estimate = black_scholes_price(lambda s: tf.nn.relu(tf.sqrt(s[:, 0] * s[:, 1]) - strike), market, maturity,
                                    num_paths=10 ** 6, seed=5)
     exact = geometric_basket_call(spots, vols, dividends, rho, strike, rate, maturity)
     assert estimate.contains(exact)
@@ -63,16 +67,16 @@ def test_correlated_geometric_basket_matches_closed_form():
 def test_correlated_market_prices_each_asset_with_its_own_volatility():
     correlation = [[1.0, 0.5, 0.2], [0.5, 1.0, -0.3], [0.2, -0.3, 1.0]]
     vols, spots = [0.1, 0.3, 0.2], [80.0, 100.0, 120.0]
-    estimate = black_scholes_price(call_on(1, 105.0), spots, 0.03, vols, 1.5, dividend_yield=[0.0, 0.01, 0.02],
-                                   correlation=correlation, num_paths=10 ** 6, seed=7)
+    market = BlackScholesModel(spots, 0.03, vols, [0.0, 0.01, 0.02], correlation)
+    estimate = black_scholes_price(call_on(1, 105.0), market, 1.5, num_paths=10 ** 6, seed=7)
     assert estimate.contains(closed_form(volatility=0.3))
 
 
 def test_pathwise_delta_matches_closed_form_derivative():
     h = 1e-4
     exact = (closed_form(100.0 + h) - closed_form(100.0 - h)) / (2 * h)
-    deltas, half_widths = black_scholes_deltas(call_on(0, 105.0), [100.0, 100.0], correlation=[[1, 0.6], [0.6, 1]],
-                                               num_paths=10 ** 6, seed=2, **MARKET)
+    market = model([100.0, 100.0], correlation=[[1, 0.6], [0.6, 1]])
+    deltas, half_widths = black_scholes_deltas(call_on(0, 105.0), market, 1.5, num_paths=10 ** 6, seed=2)
     assert deltas.shape == half_widths.shape == (2,)
     assert abs(deltas[0] - exact) <= half_widths[0] < 2e-3
     assert deltas[1] == 0.0 and half_widths[1] == 0.0  # the payoff ignores the second asset
@@ -80,35 +84,44 @@ def test_pathwise_delta_matches_closed_form_derivative():
 
 def test_same_seed_gives_identical_numbers():
     def price(seed):
-        return black_scholes_price(lambda s: tf.reduce_max(s, axis=1), [100.0] * 5, 0.05, 0.2, 1.0,
+        return black_scholes_price(lambda s: tf.reduce_max(s, axis=1), model([100.0] * 5, 0.2, 0.0, rate=0.05), 1.0,
                                    num_paths=30_001, chunk_size=4096, seed=seed)
 
     first, again, other = price(11), price(11), price(12)
     assert first == again
     assert first.num_samples == 30_002  # rounded up to whole antithetic pairs
     assert other.value != first.value
-    deltas = [black_scholes_deltas(call_on(0, 100.0), 100.0, 0.05, 0.2, 1.0, num_paths=5000, seed=4)
+    deltas = [black_scholes_deltas(call_on(0, 100.0), model(100.0, 0.2, 0.0, rate=0.05), 1.0, num_paths=5000, seed=4)
               for _ in range(2)]
     np.testing.assert_array_equal(deltas[0][0], deltas[1][0])
 
 
-@pytest.mark.parametrize("overrides, field", [
+@pytest.mark.parametrize("market, field", [
     ({"spots": [100.0, -1.0]}, "spots"),
     ({"spots": 0.0}, "spots"),
-    ({"volatility": 0.0}, "volatility"),
-    ({"volatility": [0.2, 0.3, 0.4]}, "volatility"),
-    ({"maturity": 0.0}, "maturity"),
-    ({"maturity": -1.0}, "maturity"),
-    ({"dividend_yield": [0.0]}, "dividend_yield"),
+    ({"volatilities": 0.0}, "volatilities"),
+    ({"volatilities": [0.2, 0.3, 0.4]}, "volatilities"),
+    ({"dividend_yields": [0.0]}, "dividend_yields"),
     ({"correlation": [[1.0, 0.5, 0.0]] * 3}, "correlation"),
     ({"correlation": [[1.0, 1.5], [1.5, 1.0]]}, "correlation"),
+])
+def test_bad_market_names_the_field(market, field):
+    with pytest.raises(ParameterError) as error:
+        BlackScholesModel(**{"spots": [100.0, 100.0], "rate": 0.05, "volatilities": 0.2, **market})
+    assert error.value.field == field
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"model": {"spots": [100.0]}}, "model"),
+    ({"maturity": 0.0}, "maturity"),
+    ({"maturity": -1.0}, "maturity"),
     ({"num_paths": 0}, "num_paths"),
     ({"chunk_size": 0}, "chunk_size"),
     ({"payoff": lambda s: s}, "payoff"),
     ({"payoff": 3.0}, "payoff"),
 ])
 def test_bad_input_names_the_field(overrides, field):
-    arguments = {"payoff": call_on(0, 100.0), "spots": [100.0, 100.0], "rate": 0.05, "volatility": 0.2,
+    arguments = {"payoff": call_on(0, 100.0), "model": model([100.0, 100.0], 0.2, 0.0, rate=0.05),
                  "maturity": 1.0, "num_paths": 100, **overrides}
     with pytest.raises(ParameterError) as error:
         black_scholes_price(**arguments)

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 import equations
+from deepbsde.finance.market import BlackScholesModel
 from deepbsde.reference import black_scholes_price, multilevel_picard
 from equations import ParameterError
 
@@ -26,8 +27,8 @@ def test_linear_generator_matches_black_scholes_monte_carlo():
     # price whose risk-neutral drift mu_bar = R - q; checks the exact GBM transition
     equation = equations.get("bs_default_risk", dim=5, gamma_h=0.0, gamma_l=0.0, rate=0.05, total_time=0.5)
     picard = multilevel_picard(equation, levels=4, samples=6, repetitions=10, seed=1)
-    monte_carlo = black_scholes_price(lambda x: tf.reduce_min(x, axis=1), [100.0] * 5, 0.05, 0.2, 0.5,
-                                      dividend_yield=0.05 - 0.02, num_paths=10 ** 6, seed=1)
+    market = BlackScholesModel([100.0] * 5, 0.05, 0.2, dividend_yields=0.05 - 0.02)
+    monte_carlo = black_scholes_price(lambda x: tf.reduce_min(x, axis=1), market, 0.5, num_paths=10 ** 6, seed=1)
     assert abs(picard.value - monte_carlo.value) <= np.hypot(picard.half_width, monte_carlo.half_width)
     assert picard.half_width < 0.005 * picard.value
 

@@ -18,7 +18,7 @@ class OneAssetCall(Equation):
 
     def build_process(self):
         return GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
-                                       drift=self.rate - self.dividend, volatility=self.vol)
+                                       drift_rate=self.rate - self.dividend, volatility=self.vol)
 
     def f(self, t, x, y, z):
         return -self.rate * y

@@ -6,12 +6,12 @@ import tensorflow as tf
 import equations
 from equations import Equation, ParameterError, ScaledBrownianMotion
 
-SPEC_EQUATIONS = ["allen_cahn", "bs_default_risk", "bs_diff_rates", "burgers", "hjb",
+PUBLISHED_EQUATIONS = ["allen_cahn", "bs_default_risk", "bs_diff_rates", "burgers", "hjb",
                   "quadratic_gradient", "reaction_diffusion"]
 
 
 def test_spec_equations_are_registered():
-    assert set(SPEC_EQUATIONS) <= set(equations.available())
+    assert set(PUBLISHED_EQUATIONS) <= set(equations.available())
 
 
 def test_unknown_name_lists_the_known_ones():
@@ -29,7 +29,7 @@ def test_unknown_name_lists_the_known_ones():
     ({"num_time_interval": 0}, "num_time_interval", "positive integer"),
     ({"lam": -1.0}, "lam", "must be positive"),
     ({"dim": 3, "x0": [1.0, 2.0]}, "x0", "has 2 entries but dim is 3"),
-    ({"total_time": float("nan")}, "total_time", "must be finite"),
+    ({"total_time": float("nan")}, "total_time", "must be a finite number"),
 ])
 def test_bad_parameters_name_the_field(params, field, reason):
     with pytest.raises(ParameterError, match=reason) as info:

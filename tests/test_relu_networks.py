@@ -1,4 +1,4 @@
-"""Exact ReLU payoff networks (SPEC section 4) against numpy payoffs written out here.
+"""Exact ReLU payoff networks (docs/method.md) against numpy payoffs written out here.
 
 The networks are exact in real arithmetic; in floating point each affine
 layer rounds relative to the magnitude of what it adds, so the comparison
@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 import equations
-from deepbsde import relu_networks
-from deepbsde.payoffs import BasketCall, BestOfCall, CallSpreadOnMax, MaxCall, MinPut, WorstOfPut
+from deepbsde.finance import relu_networks
+from deepbsde.finance.payoffs import BasketCall, BestOfCall, CallSpreadOnMax, MaxCall, MinPut, WorstOfPut
 
 DIMS = [1, 2, 3, 5, 8, 100, 1000]
 TOLERANCE = 1e-12
@@ -69,7 +69,7 @@ def assert_exact(values, expected, scales, tolerance=TOLERANCE):
 @pytest.mark.parametrize("dim", DIMS)
 def test_numpy_keras_and_tf_evaluators_match_numpy_payoffs(dim):
     x = inputs(dim, seed=dim)
-    for name, (network, payoff, scale_of) in cases(dim).items():
+    for network, payoff, scale_of in cases(dim).values():
         expected, scales = payoff(x), scale_of(x)
         assert_exact(network(x), expected, scales)
         assert_exact(network.tf_call(tf.constant(x)).numpy(), expected, scales)

@@ -17,7 +17,7 @@ import yaml
 import deepbsde
 import equations
 from deepbsde.cli import main
-from deepbsde.result import read_history
+from deepbsde.runs.result import read_history
 
 SMALL = {"equation": {"name": "hjb", "dim": 3, "num_time_interval": 5},
          "solver": {"iterations": 400, "log_every": 50, "checkpoint_every": 100, "dtype": "float64",
@@ -128,7 +128,7 @@ def test_saved_result_loads_back_without_retraining(tmp_path):
         solver.z(6, points)
     with pytest.raises(ValueError, match="points must have 4 coordinates"):
         solver.z(1, np.zeros((2, 3)))
-    with pytest.raises(deepbsde.ConfigError, match="holds no saved solve"):
+    with pytest.raises(deepbsde.RunFolderError, match="holds no saved solve"):
         deepbsde.load(tmp_path)
 
 
@@ -158,7 +158,7 @@ def test_resume_of_a_different_problem_is_refused_and_untouched(finished_run, ch
     before = snapshot(out)
     assert main(["run", str(config), "--resume", str(out), "--set", change]) == 2
     err = capsys.readouterr().err
-    assert f"configuration error: {field}: the run in {out} has" in err and "Traceback" not in err
+    assert f"run folder error: {field}: the run in {out} has" in err and "Traceback" not in err
     assert snapshot(out) == before
 
 

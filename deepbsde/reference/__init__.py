@@ -10,8 +10,11 @@ Each computed reference returns an `Estimate` (value, 95% half-width, sample cou
 `resolve_reference` / `best_reference` pick an equation's reference: exact
 solution, computed reference (`Equation.reference_method`), published value.
 """
-from deepbsde.reference.black_scholes_mc import (black_scholes_closed_form_call, black_scholes_deltas,
-                                                 black_scholes_price)
+from deepbsde.reference.black_scholes_mc import (
+                                                 black_scholes_closed_form_call,
+                                                 black_scholes_deltas,
+                                                 black_scholes_price,
+)
 from deepbsde.reference.cole_hopf import cole_hopf_monte_carlo, cole_hopf_quadrature
 from deepbsde.reference.estimate import Estimate
 from deepbsde.reference.mlp import multilevel_picard

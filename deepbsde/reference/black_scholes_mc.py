@@ -9,62 +9,40 @@ number of paths and a result is a pure function of (seed, chunk_size).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from scipy.special import ndtr
 
+from deepbsde.errors import ParameterError
+from deepbsde.finance.market import BlackScholesModel
 from deepbsde.reference.estimate import Estimate, RunningMoments, chunks
-from deepbsde.reference.inputs import (correlation_cholesky, finite, float_dtype, integer, positive, positive_int,
-                                       vector)
-from equations import ParameterError
+from deepbsde.validation import finite, float_dtype, integer, positive, positive_int, shown
 
-#: payoff(S_T) for terminal prices [batch, d]; returns [batch] or [batch, 1].
-Payoff = Callable[[tf.Tensor], tf.Tensor]
-
-
-@dataclass(frozen=True)
-class _Market:
-    """Validated market data of d assets."""
-
-    spots: np.ndarray
-    volatility: np.ndarray
-    dividend_yield: np.ndarray
-    cholesky: np.ndarray | None
-    rate: float
-    maturity: float
-
-    @property
-    def dim(self) -> int:
-        return self.spots.size
-
-    def growth(self, normals: tf.Tensor) -> tf.Tensor:
-        """S_T / S_0 for standard normals [batch, d]."""
-        dtype = normals.dtype
-        if self.cholesky is not None:
-            normals = tf.linalg.matvec(tf.constant(self.cholesky, dtype), normals)
-        drift = (self.rate - self.dividend_yield - 0.5 * self.volatility ** 2) * self.maturity
-        scale = self.volatility * np.sqrt(self.maturity)
-        return tf.exp(tf.constant(drift, dtype) + tf.constant(scale, dtype) * normals)
-
-    def discount(self, dtype: tf.DType) -> tf.Tensor:
-        return tf.constant(np.exp(-self.rate * self.maturity), dtype)
+#: payoff(S_T) for terminal prices [batch, d]; returns [batch] or [batch, 1]. A
+#: deepbsde.finance.payoffs.Payoff is one; so is any equation's g.
+PayoffFunction = Callable[[tf.Tensor], tf.Tensor]
 
 
-def _market(spots: Any, rate: Any, volatility: Any, maturity: Any, dividend_yield: Any,
-            correlation: Any) -> _Market:
-    spot_vector = vector("spots", spots, positive_entries=True)
-    dim = spot_vector.size
-    return _Market(spots=spot_vector,
-                   volatility=vector("volatility", volatility, dim, positive_entries=True),
-                   dividend_yield=vector("dividend_yield", dividend_yield, dim),
-                   cholesky=correlation_cholesky("correlation", correlation, dim),
-                   rate=finite("rate", rate), maturity=positive("maturity", maturity))
+def _growth(model: BlackScholesModel, maturity: float, normals: tf.Tensor) -> tf.Tensor:
+    """S_T / S_0 for standard normals [batch, d]."""
+    dtype = normals.dtype
+    if model.cholesky is not None:
+        normals = tf.linalg.matvec(tf.constant(model.cholesky, dtype), normals)
+    drift = (model.rate - model.dividend_yields - 0.5 * model.volatilities ** 2) * maturity
+    scale = model.volatilities * np.sqrt(maturity)
+    return tf.exp(tf.constant(drift, dtype) + tf.constant(scale, dtype) * normals)
 
 
-def _payoff_values(payoff: Payoff, terminal: tf.Tensor) -> tf.Tensor:
+def _checked(model: Any, maturity: Any) -> tuple[BlackScholesModel, float]:
+    if not isinstance(model, BlackScholesModel):
+        raise ParameterError("model", f"must be a deepbsde.market.BlackScholesModel, got {shown(model)}")
+    return model, positive("maturity", maturity)
+
+
+def _payoff_values(payoff: PayoffFunction, terminal: tf.Tensor) -> tf.Tensor:
     """payoff(terminal) as [batch, 1], with a clear error for any other shape."""
     values = tf.convert_to_tensor(payoff(terminal))
     if values.shape.rank == 1:
@@ -74,12 +52,12 @@ def _payoff_values(payoff: Payoff, terminal: tf.Tensor) -> tf.Tensor:
     return tf.cast(values, terminal.dtype)
 
 
-def _check_payoff(payoff: Payoff, market: _Market) -> None:
+def _check_payoff(payoff: PayoffFunction, model: BlackScholesModel) -> None:
     """Calls the payoff once eagerly at the spots, so a wrong output shape is
     reported as such rather than as a graph-tracing error."""
     if not callable(payoff):
         raise ParameterError("payoff", f"must be callable on a tensor [batch, d], got {payoff!r}")
-    _payoff_values(payoff, tf.constant(market.spots[np.newaxis], tf.float64))
+    _payoff_values(payoff, tf.constant(model.spots[np.newaxis], tf.float64))
 
 
 def _simulate(per_path: Callable[[tf.Tensor], tf.Tensor], dim: int, num_paths: Any, seed: Any,
@@ -116,31 +94,29 @@ def _simulate(per_path: Callable[[tf.Tensor], tf.Tensor], dim: int, num_paths: A
     return moments, num_units * per_sample
 
 
-def black_scholes_price(payoff: Payoff, spots: Any, rate: float, volatility: Any, maturity: float, *,
-                        dividend_yield: Any = 0.0, correlation: Any = None, num_paths: int = 10 ** 6,
-                        seed: int = 0, chunk_size: int = 2 ** 16, antithetic: bool = True,
+def black_scholes_price(payoff: PayoffFunction, model: BlackScholesModel, maturity: float, *,
+                        num_paths: int = 10 ** 6, seed: int = 0, chunk_size: int = 2 ** 16, antithetic: bool = True,
                         dtype: tf.DType = tf.float64) -> Estimate:
-    """E[exp(-rT) payoff(S_T)] by exact simulation, with its 95% half-width.
+    """E[exp(-rT) payoff(S_T)] in `model` by exact simulation, with its 95% half-width.
 
-    spots, volatility, dividend_yield: a number or one per asset (spots gives d).
-    correlation: d x d correlation matrix of the Brownian motions, None = independent.
-    payoff: tf tensor [batch, d] -> [batch] or [batch, 1], TensorFlow ops only.
+    payoff: tf tensor [batch, d] -> [batch] or [batch, 1], TensorFlow ops only
+    (a deepbsde.finance.payoffs.Payoff, or any such function).
     """
-    market = _market(spots, rate, volatility, maturity, dividend_yield, correlation)
-    _check_payoff(payoff, market)
+    model, maturity = _checked(model, maturity)
+    _check_payoff(payoff, model)
+    discount = np.exp(-model.rate * maturity)
 
     def discounted_payoff(normals: tf.Tensor) -> tf.Tensor:
-        terminal = tf.constant(market.spots, normals.dtype) * market.growth(normals)
-        return market.discount(normals.dtype) * _payoff_values(payoff, terminal)
+        terminal = tf.constant(model.spots, normals.dtype) * _growth(model, maturity, normals)
+        return discount * _payoff_values(payoff, terminal)
 
-    moments, paths = _simulate(discounted_payoff, market.dim, num_paths, seed, chunk_size, antithetic, dtype)
+    moments, paths = _simulate(discounted_payoff, model.dim, num_paths, seed, chunk_size, antithetic, dtype)
     method = "black_scholes_mc" + (" (antithetic)" if antithetic else "")
     return Estimate(float(moments.mean[0]), float(moments.half_width()[0]), paths, method)
 
 
-def black_scholes_deltas(payoff: Payoff, spots: Any, rate: float, volatility: Any, maturity: float, *,
-                         dividend_yield: Any = 0.0, correlation: Any = None, num_paths: int = 10 ** 6,
-                         seed: int = 0, chunk_size: int = 2 ** 16, antithetic: bool = True,
+def black_scholes_deltas(payoff: PayoffFunction, model: BlackScholesModel, maturity: float, *,
+                         num_paths: int = 10 ** 6, seed: int = 0, chunk_size: int = 2 ** 16, antithetic: bool = True,
                          dtype: tf.DType = tf.float64) -> tuple[np.ndarray, np.ndarray]:
     """Pathwise deltas d price / d S_i(0): (means [d], 95% half-widths [d]).
 
@@ -149,19 +125,20 @@ def black_scholes_deltas(payoff: Payoff, spots: Any, rate: float, volatility: An
     a payoff that is Lipschitz (calls, puts, max/min) and acts row by row.
     Arguments as in black_scholes_price.
     """
-    market = _market(spots, rate, volatility, maturity, dividend_yield, correlation)
-    _check_payoff(payoff, market)
+    model, maturity = _checked(model, maturity)
+    _check_payoff(payoff, model)
+    discount = np.exp(-model.rate * maturity)
 
     def pathwise_gradient(normals: tf.Tensor) -> tf.Tensor:
         # one copy of the spots per path: the gradient of the summed payoffs
         # with respect to the copies is then the per-path gradient
-        spot_copies = tf.broadcast_to(tf.constant(market.spots, normals.dtype), tf.shape(normals))
+        spot_copies = tf.broadcast_to(tf.constant(model.spots, normals.dtype), tf.shape(normals))
         with tf.GradientTape() as tape:
             tape.watch(spot_copies)
-            values = market.discount(normals.dtype) * _payoff_values(payoff, spot_copies * market.growth(normals))
+            values = discount * _payoff_values(payoff, spot_copies * _growth(model, maturity, normals))
         return tape.gradient(values, spot_copies, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
-    moments, _ = _simulate(pathwise_gradient, market.dim, num_paths, seed, chunk_size, antithetic, dtype)
+    moments, _ = _simulate(pathwise_gradient, model.dim, num_paths, seed, chunk_size, antithetic, dtype)
     return moments.mean, moments.half_width()
 
 

@@ -17,16 +17,17 @@ lam or large g long before its logarithm does.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from scipy import stats
 from scipy.special import logsumexp
 
+from deepbsde.errors import ParameterError
 from deepbsde.reference.estimate import Z_95, Estimate, chunks
-from deepbsde.reference.inputs import finite, float_dtype, integer, positive, positive_int, vector
-from equations import ParameterError
+from deepbsde.validation import finite, float_dtype, integer, positive, positive_int, vector
 
 #: Terminal condition g: tf tensor [batch, d] -> [batch] or [batch, 1].
 TerminalCondition = Callable[[tf.Tensor], tf.Tensor]

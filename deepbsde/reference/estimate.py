@@ -1,8 +1,8 @@
 """The result type of every computed reference, and the streaming statistics behind it."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -41,8 +41,8 @@ class RunningMoments:
 
     def __init__(self) -> None:
         self.count = 0
-        self.mean: np.ndarray | None = None
-        self.m2: np.ndarray | None = None
+        self.mean = np.zeros(0)  # per component, once the first chunk is merged
+        self.m2 = np.zeros(0)
 
     def merge(self, count: int, mean: np.ndarray, m2: np.ndarray) -> None:
         """Adds a chunk of `count` samples with per-component mean and squared deviations m2."""

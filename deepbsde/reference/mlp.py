@@ -2,7 +2,7 @@
 
 For u_t + L u + f(t, x, u) = 0, u(T, x) = g(x), with L the generator of the
 equation's forward process X (Hutzenthaler, Jentzen, Kruse et al.,
-arXiv 1607.03295; SPEC section 5):
+arXiv 1607.03295; docs/method.md):
 
     U_0 = 0,
     U_n(t, x) = M^-n sum_{i <= M^n} g(X^i_T)
@@ -28,9 +28,11 @@ import numpy as np
 import tensorflow as tf
 from scipy import stats
 
+from deepbsde.errors import ParameterError
 from deepbsde.reference.estimate import Estimate
-from deepbsde.reference.inputs import finite, float_dtype, integer, positive_int, vector
-from equations import Equation, GeometricBrownianMotion, ParameterError, ScaledBrownianMotion
+from deepbsde.validation import finite, float_dtype, integer, positive_int, vector
+from equations.base import Equation
+from equations.processes import GeometricBrownianMotion, ScaledBrownianMotion
 
 MAX_ELEMENTS = 2 ** 22  # bound on points * d per batched call (32 MiB in float64)
 
@@ -38,9 +40,9 @@ MAX_ELEMENTS = 2 ** 22  # bound on points * d per batched call (32 MiB in float6
 def _transition(process: Any, x: tf.Tensor, dt: tf.Tensor, normals: tf.Tensor) -> tf.Tensor:
     """X_{t+dt} given X_t = x [B, d], for dt [B, 1] and standard normals [B, d]."""
     if isinstance(process, ScaledBrownianMotion):
-        return x + process.mu * dt + process.sigma * tf.sqrt(dt) * normals
+        return x + process.drift_rate * dt + process.volatility * tf.sqrt(dt) * normals
     if isinstance(process, GeometricBrownianMotion):
-        mu, vol = tf.constant(process.mu, x.dtype), tf.constant(process.vol, x.dtype)
+        mu, vol = tf.constant(process.drift_rate, x.dtype), tf.constant(process.volatility, x.dtype)
         return x * tf.exp((mu - 0.5 * vol ** 2) * dt + vol * tf.sqrt(dt) * process.correlate(normals))
     raise ParameterError("equation", f"MLP has no exact sampler for the process {type(process).__name__}")
 

@@ -9,11 +9,14 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from deepbsde.errors import ParameterError
+from deepbsde.finance.market import BlackScholesModel
 from deepbsde.reference.black_scholes_mc import black_scholes_price
 from deepbsde.reference.cole_hopf import cole_hopf_monte_carlo, cole_hopf_quadrature, is_radial
 from deepbsde.reference.estimate import Estimate
 from deepbsde.reference.mlp import multilevel_picard
-from equations import Equation, GeometricBrownianMotion, ParameterError, ScaledBrownianMotion
+from equations.base import Equation
+from equations.processes import GeometricBrownianMotion, ScaledBrownianMotion
 
 #: Monte Carlo budgets: "cheap" runs in seconds on a laptop CPU, "full" is the validation grade.
 CHEAP_NORMALS = 2 ** 27           # paths * d for a cheap Black-Scholes estimate (~1.3e6 paths at d = 100)
@@ -76,10 +79,12 @@ def computed_reference(equation: Equation, *, cheap: bool = False, seed: int = 0
 def _cole_hopf(equation: Equation, cheap: bool, seed: int) -> Estimate | None:
     """Cole-Hopf needs u_t + Laplace(u) - lam |grad u|^2 = 0: X = x + sqrt(2) W, f = -lam |z|^2 / 2."""
     process = equation.process
-    if not (isinstance(process, ScaledBrownianMotion) and np.isclose(process.sigma, np.sqrt(2.0))
-            and process.mu == 0.0):
+    if not (isinstance(process, ScaledBrownianMotion) and np.isclose(process.volatility, np.sqrt(2.0))
+            and process.drift_rate == 0.0):
         raise ParameterError("equation", f"'{equation.name}': Cole-Hopf needs X = x0 + sqrt(2) W")
-    arguments = (equation.g, equation.dim, equation.lam, equation.total_time)
+    if "lam" not in equation.params:
+        raise ParameterError("equation", f"'{equation.name}': Cole-Hopf needs the parameter lam of f = -lam |z|^2 / 2")
+    arguments = (equation.g, equation.dim, equation.params["lam"], equation.total_time)
     if is_radial(equation.g, equation.dim):
         return cole_hopf_quadrature(*arguments, x=equation.x0)
     if cheap:
@@ -95,10 +100,9 @@ def _black_scholes(equation: Equation, cheap: bool, seed: int) -> Estimate:
         raise ParameterError("equation", f"'{equation.name}': Black-Scholes Monte Carlo needs a GBM")
     rate = _discount_rate(equation)
     correlation = None if process.cholesky is None else process.cholesky @ process.cholesky.T
+    model = BlackScholesModel(equation.x0, rate, process.volatility, rate - process.drift_rate, correlation)
     num_paths = int(np.clip(CHEAP_NORMALS // equation.dim, *CHEAP_PATHS)) if cheap else FULL_PATHS
-    return black_scholes_price(equation.g, equation.x0, rate, process.vol, equation.total_time,
-                               dividend_yield=rate - process.mu, correlation=correlation,
-                               num_paths=num_paths, seed=seed)
+    return black_scholes_price(equation.g, model, equation.total_time, num_paths=num_paths, seed=seed)
 
 
 def _discount_rate(equation: Equation) -> float:

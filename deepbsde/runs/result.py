@@ -10,22 +10,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-HISTORY_FIELDS = ("step", "loss", "value", "learning_rate", "elapsed")
+from deepbsde.solver.history import HISTORY_FIELDS, HistoryRecord
+
 MODEL_FOLDER = "model"
-
-
-@dataclass(frozen=True)
-class HistoryRecord:
-    """One logged point of training; loss is on the fixed validation batch."""
-
-    step: int
-    loss: float
-    value: float
-    learning_rate: float
-    elapsed: float
-
-    def row(self) -> list[float]:
-        return [getattr(self, name) for name in HISTORY_FIELDS]
 
 
 def read_history(path: str | Path) -> list[HistoryRecord]:

@@ -8,10 +8,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.config import ConfigError, config_from_mapping
-from deepbsde.model import DeepBSDEModel, clipped_square_loss
-from deepbsde.result import MODEL_FOLDER, read_history
-from equations import Equation
+from deepbsde.errors import RunFolderError
+from deepbsde.runs.config import config_from_mapping
+from deepbsde.solver.model import DeepBSDEModel, clipped_square_loss
+from deepbsde.runs.result import MODEL_FOLDER, read_history
+from deepbsde.solver.history import HistoryRecord
+from equations.base import Equation
 
 
 class TrainedSolver:
@@ -22,7 +24,7 @@ class TrainedSolver:
         self.equation = equation
         self.model = model
         self.loss_clip = loss_clip
-        self.history = []
+        self.history: list[HistoryRecord] = []
 
     @property
     def value(self) -> float:
@@ -41,6 +43,7 @@ class TrainedSolver:
         if step == 0:
             return np.broadcast_to(self.model.z0.numpy(), x.shape).copy()
         # the stacked networks take all steps at once: place x at the requested one
+        assert self.model.subnetworks is not None  # there are steps 1..N-1
         stacked = tf.tile(tf.constant(x)[tf.newaxis], [eq.num_time_interval - 1, 1, 1])
         z = self.model.subnetworks(stacked, training=False)[step - 1] / eq.dim
         return z.numpy()
@@ -59,7 +62,7 @@ def load(directory: str | Path) -> TrainedSolver:
     directory = Path(directory)
     summary_path = directory / "result.json"
     if not summary_path.exists() or not (directory / MODEL_FOLDER).exists():
-        raise ConfigError("load", f"{directory} holds no saved solve (needs result.json and {MODEL_FOLDER}/)")
+        raise RunFolderError("load", f"{directory} holds no saved solve (needs result.json and {MODEL_FOLDER}/)")
     summary = json.loads(summary_path.read_text())
     config = config_from_mapping(summary["config"])
     equation = config.build_equation()

@@ -6,7 +6,7 @@ that its state is ordinary variables a tf.train.Checkpoint can hold.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 

@@ -7,12 +7,13 @@ from typing import Callable, Sequence
 
 import yaml
 
-from deepbsde.config import RunConfig
-from deepbsde.plotting import plot_history
-from deepbsde.result import Result
-from deepbsde.run_directory import RunDirectory
-from deepbsde.training import (DivergenceError, Trainer, TrainingInterrupted, TrainingObserver,
-                               build_result)
+from deepbsde.runs.config import RunConfig
+from deepbsde.runs.plotting import plot_history
+from deepbsde.runs.result import Result
+from deepbsde.runs.directory import RunDirectory
+from deepbsde.errors import DivergenceError, TrainingInterrupted
+from deepbsde.runs.solve import build_result
+from deepbsde.solver.training import Trainer, TrainingObserver
 
 
 def run_config(config: RunConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,

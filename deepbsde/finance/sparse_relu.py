@@ -16,9 +16,9 @@ Sparse storage matters: the max of d = 10000 inputs has a first kernel of
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -41,7 +41,7 @@ class GatheredAffine:
     bias: np.ndarray     # [out]
 
     @classmethod
-    def from_sparse(cls, kernel: sparse.sparray, bias: np.ndarray) -> "GatheredAffine":
+    def from_sparse(cls, kernel: sparse.sparray, bias: np.ndarray) -> GatheredAffine:
         columns = sparse.csc_array(kernel)
         columns.sort_indices()
         counts = np.diff(columns.indptr)
@@ -78,7 +78,7 @@ class ReluNetwork:
                 raise ValueError(f"layer widths do not chain: {widths}")
 
     @classmethod
-    def from_layers(cls, layers: Sequence[tuple[sparse.sparray, np.ndarray]], name: str) -> "ReluNetwork":
+    def from_layers(cls, layers: Sequence[tuple[sparse.sparray, np.ndarray]], name: str) -> ReluNetwork:
         """A network from (W, b) pairs; W is stored as CSR without explicit zeros."""
         stored = []
         for kernel, bias in layers:

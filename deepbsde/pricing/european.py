@@ -1,8 +1,8 @@
 """Option pricing for quants: deep BSDE price and deltas with a Monte Carlo check.
 
     from deepbsde import price
-    from deepbsde.market import BlackScholesModel
-    from deepbsde.payoffs import MaxCall
+    from deepbsde.finance.market import BlackScholesModel
+    from deepbsde.finance.payoffs import MaxCall
 
     model = BlackScholesModel(spots=[100.0] * 10, rate=0.05, volatilities=0.2)
     result = price(MaxCall(100.0), model, maturity=1.0)
@@ -20,15 +20,17 @@ from typing import Any
 
 import numpy as np
 
-import equations
-from deepbsde.config import SolverOptions
-from deepbsde.market import BlackScholesModel
-from deepbsde.payoffs import Payoff
-from deepbsde.reference import Estimate, black_scholes_deltas, black_scholes_price
-from deepbsde.reference.inputs import positive, positive_int
-from deepbsde.result import Result
-from deepbsde.training import solve
-from equations import ParameterError
+from deepbsde.errors import ParameterError
+from deepbsde.finance.market import BlackScholesModel
+from deepbsde.finance.payoffs import Payoff
+from deepbsde.reference.black_scholes_mc import black_scholes_deltas, black_scholes_price
+from deepbsde.reference.estimate import Estimate
+from deepbsde.runs.result import Result
+from deepbsde.runs.solve import solve
+from deepbsde.solver.options import SolverOptions
+from deepbsde.validation import positive, positive_int
+from equations.base import Equation
+from equations.registry import get
 
 #: Solver options of `price` unless overridden (measured in README.md, "Pricing options"). The price
 #: settles within a few hundred steps; the deltas come from Z_0, whose batch noise needs the long last
@@ -97,19 +99,17 @@ def price(payoff: Payoff, model: BlackScholesModel, maturity: float, *, time_ste
     deltas = equation.process.gradient_from_z(equation.x0, result.z0)
     estimate = reference_deltas = delta_half_widths = None
     if reference:
-        market = {"spots": model.spots, "rate": model.rate, "volatility": model.volatilities, "maturity": maturity,
-                  "dividend_yield": model.dividend_yields, "correlation": model.correlation,
-                  "num_paths": reference_paths, "seed": reference_seed}
-        estimate = black_scholes_price(payoff, **market)
-        reference_deltas, delta_half_widths = black_scholes_deltas(payoff, **market)
+        estimate = black_scholes_price(payoff, model, maturity, num_paths=reference_paths, seed=reference_seed)
+        reference_deltas, delta_half_widths = black_scholes_deltas(payoff, model, maturity, num_paths=reference_paths,
+                                                                   seed=reference_seed)
     return PriceResult(unit * result.value, deltas, estimate, reference_deltas, delta_half_widths, result)
 
 
 def pricing_equation(payoff: Payoff, model: BlackScholesModel, maturity: float,
-                     time_steps: int) -> equations.Equation:
+                     time_steps: int) -> Equation:
     """The registered `black_scholes` equation of a payoff in a model."""
     correlation = [] if model.correlation is None else model.correlation.ravel().tolist()
-    return equations.get("black_scholes", dim=model.dim, x0=model.spots.tolist(), total_time=maturity,
+    return get("black_scholes", dim=model.dim, x0=model.spots.tolist(), total_time=maturity,
                          num_time_interval=time_steps, rate=model.rate, volatilities=model.volatilities.tolist(),
                          dividend_yields=model.dividend_yields.tolist(), correlation=correlation,
                          **payoff.to_params())

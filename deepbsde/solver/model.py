@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from deepbsde.config import SolverOptions
-from deepbsde.networks import StackedSubnetworks
-from equations import Equation
+from deepbsde.solver.networks import StackedSubnetworks
+from deepbsde.solver.options import SolverOptions
+from equations.base import Equation
 
 
 class DeepBSDEModel(tf.Module):

@@ -1,6 +1,6 @@
 """The reference implementation's design, written in this project as a speed baseline.
 
-Structured as SPEC section 2 describes the reference (Han, Jentzen, E):
+Structured as the reference implementation of Han, Jentzen and E is (docs/method.md):
 N-1 separate Keras subnetworks called one after another in a Python loop
 inside a `tf.function` (no XLA), Brownian increments drawn with numpy on the
 host at every step and fed in, Keras Adam with a Keras piecewise-constant
@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.config import SolverOptions
-from deepbsde.model import clipped_square_loss
-from deepbsde.networks import BN_EPSILON, BN_MOMENTUM
-from deepbsde.result import HistoryRecord
-from equations import Equation
+from deepbsde.solver.history import HistoryRecord
+from deepbsde.solver.model import clipped_square_loss
+from deepbsde.solver.networks import BN_EPSILON, BN_MOMENTUM
+from deepbsde.solver.options import SolverOptions
+from equations.base import Equation
 
 VALIDATION_STREAM = 1  # numpy seed stream of the validation batch; training uses stream 0
 

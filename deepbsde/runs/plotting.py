@@ -4,12 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only, no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-
-from deepbsde.result import HistoryRecord  # noqa: E402
+from deepbsde.solver.history import HistoryRecord
 
 FIGURE_SIZE = (10.0, 4.0)  # inches; at DPI this is a 1000 x 400 pixel image
 DPI = 100
@@ -20,7 +18,10 @@ def plot_history(history: Sequence[HistoryRecord], path: str | Path, title: str,
     """Validation loss (log scale) and Y_0 against the step, with the reference line
     (and its confidence band when it is an estimate)."""
     steps = [r.step for r in history]
-    figure, (loss_axis, value_axis) = plt.subplots(1, 2, figsize=FIGURE_SIZE, dpi=DPI)
+    # a Figure with its own Agg canvas: no pyplot, so no global backend choice and no display needed
+    figure = Figure(figsize=FIGURE_SIZE, dpi=DPI)
+    FigureCanvasAgg(figure)
+    loss_axis, value_axis = figure.subplots(1, 2)
     loss_axis.semilogy(steps, [r.loss for r in history], color="tab:blue")
     loss_axis.set(xlabel="iteration", ylabel="validation loss", title="loss")
     value_axis.plot(steps, [r.value for r in history], color="tab:orange", label="Y0 (deep BSDE)")
@@ -34,5 +35,4 @@ def plot_history(history: Sequence[HistoryRecord], path: str | Path, title: str,
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
-    plt.close(figure)
     return Path(path)

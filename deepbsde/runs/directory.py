@@ -17,8 +17,9 @@ from typing import Any
 import tensorflow as tf
 import yaml
 
-from deepbsde.config import ConfigError
-from deepbsde.result import MODEL_FOLDER, HistoryRecord, append_history, read_history, write_history
+from deepbsde.errors import RunFolderError
+from deepbsde.runs.result import MODEL_FOLDER, append_history, read_history, write_history
+from deepbsde.solver.history import HistoryRecord
 
 RUN_FILES = ("config.yaml", "history.csv", "result.json", "training.png", "tensorboard", "checkpoints", MODEL_FOLDER)
 # Solver fields a resumed run may change: they do not alter the trained trajectory.
@@ -26,17 +27,13 @@ RESUMABLE_CHANGES = ("iterations", "log_every", "checkpoint_every", "max_loss")
 CHECKPOINTS_KEPT = 3
 
 
-class RunDirectoryError(ConfigError):
-    """The output or resume folder cannot be used as asked."""
-
-
 class RunDirectory:
     """Creates or reopens a run folder; observes training to write into it."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.manager: tf.train.CheckpointManager | None = None
-        self.writer = None
+        self.manager: Any = None  # a tf.train.CheckpointManager once attached
+        self.writer: Any = None  # a TensorBoard summary writer once attached
 
     # ------------------------------------------------------------ set-up
     def holds_a_run(self) -> bool:
@@ -45,10 +42,10 @@ class RunDirectory:
     def create(self, config: dict[str, Any], overwrite: bool) -> None:
         """Starts a new run here; refuses a folder holding another run unless overwrite."""
         if self.path.exists() and not self.path.is_dir():
-            raise RunDirectoryError("--out", f"{self.path} exists and is not a folder")
+            raise RunFolderError("--out", f"{self.path} exists and is not a folder")
         if self.holds_a_run():
             if not overwrite:
-                raise RunDirectoryError("--out", f"{self.path} already holds a run; choose another folder, "
+                raise RunFolderError("--out", f"{self.path} already holds a run; choose another folder, "
                                                  "continue it with --resume, or replace it with --overwrite")
             for name in RUN_FILES:
                 target = self.path / name
@@ -61,22 +58,22 @@ class RunDirectory:
         write_history(self.path / "history.csv", [])
 
     def check_resumable(self, config: dict[str, Any]) -> None:
-        """Raises RunDirectoryError unless this folder holds a checkpointed run of the same problem."""
+        """Raises RunFolderError unless this folder holds a checkpointed run of the same problem."""
         saved_path = self.path / "config.yaml"
         if not saved_path.exists():
-            raise RunDirectoryError("--resume", f"{self.path} holds no run to resume (no config.yaml)")
+            raise RunFolderError("--resume", f"{self.path} holds no run to resume (no config.yaml)")
         if tf.train.latest_checkpoint(str(self.path / "checkpoints")) is None:
-            raise RunDirectoryError("--resume", f"{self.path} holds no checkpoint to resume from")
+            raise RunFolderError("--resume", f"{self.path} holds no checkpoint to resume from")
         saved = yaml.safe_load(saved_path.read_text())
         # name and dim first: the most telling difference is the one reported
         for key in ["name", "dim", *sorted(set(saved["equation"]) | set(config["equation"]) - {"name", "dim"})]:
             if saved["equation"].get(key) != config["equation"].get(key):
-                raise RunDirectoryError(f"equation.{key}", f"the run in {self.path} has "
+                raise RunFolderError(f"equation.{key}", f"the run in {self.path} has "
                                         f"{saved['equation'].get(key)!r}, the configuration "
                                         f"{config['equation'].get(key)!r}: cannot resume a different problem")
         for key in sorted(set(saved["solver"]) | set(config["solver"])):
             if key not in RESUMABLE_CHANGES and saved["solver"].get(key) != config["solver"].get(key):
-                raise RunDirectoryError(f"solver.{key}", f"the run in {self.path} has {saved['solver'].get(key)!r}, "
+                raise RunFolderError(f"solver.{key}", f"the run in {self.path} has {saved['solver'].get(key)!r}, "
                                         f"the configuration {config['solver'].get(key)!r}; only "
                                         f"{', '.join(RESUMABLE_CHANGES)} may change on resume")
 

@@ -1,0 +1,108 @@
+"""The solver's training options, validated field by field against their declared types.
+
+Every error is a ConfigError naming `section.field`, e.g. `solver.batch_size`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from deepbsde.errors import ConfigError, ParameterError
+from deepbsde.validation import coerce
+
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Training options of the deep BSDE solver.
+
+    hidden_widths None means the reference's [d + 10, d + 10]; y0_range None
+    means the equation's own initial range for Y_0. learning_rates has one
+    more entry than lr_boundaries (piecewise constant in the step).
+    checkpoint_every applies when the run has an output folder (0: only at
+    the end and on interruption); max_loss None means only NaN/inf diverge.
+    devices None trains on the default device; a list of device names (e.g.
+    ["/gpu:0", "/gpu:1"]) splits each batch across them (data parallel).
+    shared_network uses one network of (t, x) for all time steps;
+    mixed_precision runs the matmuls in bfloat16 (needs dtype float32).
+    """
+
+    iterations: int = 2000
+    batch_size: int = 64
+    valid_size: int = 256
+    learning_rates: list[float] = field(default_factory=lambda: [1e-2])
+    lr_boundaries: list[int] = field(default_factory=list)
+    hidden_widths: list[int] | None = None
+    shared_network: bool = False
+    y0_range: list[float] | None = None
+    batch_norm: bool = True
+    loss_clip: float = 50.0
+    dtype: str = "float64"
+    mixed_precision: bool = False
+    seed: int = 1
+    log_every: int = 100
+    checkpoint_every: int = 500
+    max_loss: float | None = None
+    jit_compile: bool = True
+    devices: list[str] | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], section: str = "solver") -> SolverOptions:
+        """Validated options from a mapping; errors name `section.field`."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(section, f"must be a mapping of options, got {values!r}")
+        types = typing.get_type_hints(cls)
+        unknown = sorted(set(values) - set(types))
+        if unknown:
+            raise ConfigError(f"{section}.{unknown[0]}",
+                              f"unknown option; known options: {', '.join(sorted(types))}")
+        resolved = {}
+        for name, value in values.items():
+            try:
+                resolved[name] = coerce(name, value, types[name])
+            except ParameterError as error:
+                raise ConfigError(f"{section}.{name}", error.reason) from None
+        options = cls(**resolved)
+        options._check(section)
+        return options
+
+    def _check(self, section: str) -> None:
+        def fail(name: str, reason: str) -> None:
+            raise ConfigError(f"{section}.{name}", reason)
+
+        for name in ("iterations", "batch_size", "valid_size", "log_every"):
+            if getattr(self, name) <= 0:
+                fail(name, f"must be a positive integer, got {getattr(self, name)}")
+        if len(self.learning_rates) != len(self.lr_boundaries) + 1:
+            fail("learning_rates", f"needs one more entry than lr_boundaries: got {len(self.learning_rates)} "
+                                   f"rates for {len(self.lr_boundaries)} boundaries")
+        if any(rate <= 0 for rate in self.learning_rates):
+            fail("learning_rates", f"must all be positive, got {self.learning_rates}")
+        if any(b <= 0 for b in self.lr_boundaries) or list(self.lr_boundaries) != sorted(set(self.lr_boundaries)):
+            fail("lr_boundaries", f"must be positive and strictly increasing, got {self.lr_boundaries}")
+        if self.hidden_widths is not None and any(w <= 0 for w in self.hidden_widths):
+            fail("hidden_widths", f"must all be positive, got {self.hidden_widths}")
+        if self.y0_range is not None and (len(self.y0_range) != 2 or self.y0_range[0] > self.y0_range[1]):
+            fail("y0_range", f"must be [low, high] with low <= high, got {self.y0_range}")
+        if self.checkpoint_every < 0:
+            fail("checkpoint_every", f"must be 0 (off) or a positive integer, got {self.checkpoint_every}")
+        if self.max_loss is not None and self.max_loss <= 0:
+            fail("max_loss", f"must be positive or null, got {self.max_loss}")
+        if self.loss_clip <= 0:
+            fail("loss_clip", f"must be positive, got {self.loss_clip}")
+        if self.devices is not None and not self.devices:
+            fail("devices", "must be a non-empty list of strings (device names) or null (the default device)")
+        if self.devices is not None and self.batch_size % len(self.devices):
+            fail("batch_size", f"must be a multiple of the {len(self.devices)} devices, got {self.batch_size}")
+        if self.dtype not in DTYPES:
+            fail("dtype", f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.mixed_precision and self.dtype != "float32":
+            fail("mixed_precision", "needs dtype float32 (bfloat16 matmuls, float32 weights)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as a plain mapping (the `solver:` section of a configuration)."""
+        return dataclasses.asdict(self)
