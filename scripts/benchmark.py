@@ -163,7 +163,7 @@ def benchmark_solver(solver: Trainer | BaselineSolver, reference: ReferenceValue
     """Trains `solver` (a Trainer or a BaselineSolver) for its configured
     iterations, then times further steps; returns the raw numbers."""
     history, timings = solver.run()
-    ms, blocks = median_ms_per_iteration(lambda: solver.train_step()[0], plan)
+    ms, blocks = median_ms_per_iteration(lambda: solver.train_step(), plan)
     final = history[-1]
     result = {"iterations": final.step, "train_seconds": timings["seconds"],
               "compile_seconds": timings["compile_seconds"], "ms_per_iteration": ms, "block_ms": blocks,
@@ -239,16 +239,16 @@ def scaling_case(name: str, dim: int, settings: Settings, reference: ReferenceVa
         result.update(benchmark_solver(trainer, reference, plan, settings.tolerance))
     else:
         tick = time.perf_counter()
-        trainer.train_step()[0].numpy()
+        trainer.train_step().numpy()
         result["compile_seconds"] = time.perf_counter() - tick
-        result["ms_per_iteration"], result["block_ms"] = median_ms_per_iteration(lambda: trainer.train_step()[0],
+        result["ms_per_iteration"], result["block_ms"] = median_ms_per_iteration(lambda: trainer.train_step(),
                                                                                   plan)
         result["dtype"] = options.dtype
     result["timed_iterations"] = plan.warmup + plan.repeats * plan.block
     # XLA's benefit depends on the size: time the same step without it, side by side
     plain = Trainer(equation, replace(options, jit_compile=False))
-    plain.train_step()[0].numpy()
-    result["ms_per_iteration_without_xla"], _ = median_ms_per_iteration(lambda: plain.train_step()[0], plan)
+    plain.train_step().numpy()
+    result["ms_per_iteration_without_xla"], _ = median_ms_per_iteration(lambda: plain.train_step(), plan)
     result["xla"] = options.jit_compile
     result.update(peak_memory())
     return result

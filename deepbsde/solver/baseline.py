@@ -26,6 +26,7 @@ import tensorflow as tf
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import clipped_square_loss
 from deepbsde.solver.networks import BN_EPSILON, BN_MOMENTUM
+from deepbsde.solver.optimizer import adam, current_learning_rate
 from deepbsde.solver.options import SolverOptions
 from equations.base import Equation
 
@@ -131,11 +132,7 @@ class BaselineSolver:
         self.equation = equation
         self.options = options
         self.model = BaselineModel(equation, options)
-        self.learning_rate = (keras.optimizers.schedules.PiecewiseConstantDecay(options.lr_boundaries,
-                                                                                 options.learning_rates)
-                              if options.lr_boundaries else options.learning_rates[0])
-        self.optimizer = keras.optimizers.Adam(self.learning_rate, epsilon=1e-8)
-        self.optimizer.build(self.model.trainable_variables)
+        self.optimizer = adam(options.lr_boundaries, options.learning_rates, self.model.trainable_variables)
         self.sampler = HostSampler(equation, options.dtype, options.seed, stream=0)
         self.valid_dw, self.valid_x = HostSampler(equation, options.dtype, options.seed,
                                                   VALIDATION_STREAM).sample(options.valid_size)
@@ -147,17 +144,10 @@ class BaselineSolver:
         """Number of training steps taken so far."""
         return int(self.optimizer.iterations.numpy())
 
-    def current_learning_rate(self) -> float:
-        """The learning rate the next step uses."""
-        if callable(self.learning_rate):
-            return float(self.learning_rate(self.optimizer.iterations))
-        return float(self.learning_rate)
-
-    def train_step(self) -> tuple[tf.Tensor, float]:
-        """Draws a batch on the host and takes one Adam step; returns (loss, learning rate used)."""
-        rate = self.current_learning_rate()
+    def train_step(self) -> tf.Tensor:
+        """Draws a batch on the host and takes one Adam step; returns its loss."""
         dw, x = self.sampler.sample(self.options.batch_size)
-        return self._update(dw, x), rate
+        return self._update(dw, x)
 
     def _loss(self, dw: tf.Tensor, x: tf.Tensor, training: bool) -> tf.Tensor:
         delta = self.model.terminal_mismatch(dw, x, training=training)
@@ -177,7 +167,7 @@ class BaselineSolver:
     def record(self, elapsed: float) -> HistoryRecord:
         """Validation loss and current Y_0 at the current step."""
         return HistoryRecord(self.step, float(self.validation_loss().numpy()), float(self.model.y0.numpy()),
-                             self.current_learning_rate(), elapsed)
+                             current_learning_rate(self.optimizer), elapsed)
 
     def run(self) -> tuple[list[HistoryRecord], dict[str, float]]:
         """Trains up to options.iterations, logging at step 0, every log_every steps and at the end.
@@ -193,7 +183,7 @@ class BaselineSolver:
         timed_steps = 0
         while self.step < options.iterations:
             tick = time.perf_counter()
-            self.train_step()[0].numpy()
+            self.train_step().numpy()
             seconds = time.perf_counter() - tick
             if compile_seconds == 0.0:
                 compile_seconds = seconds

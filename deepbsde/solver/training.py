@@ -18,7 +18,7 @@ import tensorflow as tf
 from deepbsde.errors import ConfigError, DivergenceError, TrainingInterrupted
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import DeepBSDEModel, clipped_square_loss
-from deepbsde.solver.optimizer import Adam, PiecewiseConstant
+from deepbsde.solver.optimizer import adam, current_learning_rate
 from deepbsde.solver.options import SolverOptions
 from equations.base import Equation
 
@@ -71,8 +71,7 @@ class Trainer:
         with self.strategy.scope():
             self.model = DeepBSDEModel(equation, options, self.dtype)
             self.variables = list(self.model.trainable_variables)
-            schedule = PiecewiseConstant(options.lr_boundaries, options.learning_rates, self.dtype)
-            self.optimizer = Adam(self.variables, schedule)
+            self.optimizer = adam(options.lr_boundaries, options.learning_rates, self.variables)
         self.valid_dw, self.valid_x = equation.sample(options.valid_size, [options.seed, VALIDATION_STREAM],
                                                       self.dtype)
         jit = {"jit_compile": options.jit_compile, "reduce_retracing": True}
@@ -97,15 +96,15 @@ class Trainer:
         """Number of training steps taken so far."""
         return int(self.optimizer.iterations.numpy())
 
-    def train_step(self) -> tuple[tf.Tensor, tf.Tensor]:
-        """One Adam step on the batch (seed, step); returns (loss, learning rate)."""
+    def train_step(self) -> tf.Tensor:
+        """One Adam step on the batch (seed, step); returns its loss."""
         if self.distributed_step is not None:
             return self.distributed_step()
         # two calls from Python: measured faster than one graph nesting the XLA call
         return self.update(self.sample_increments())
 
     def _increments(self) -> tf.Tensor:
-        seed = tf.stack([tf.constant(self.options.seed, tf.int64), self.optimizer.iterations])
+        seed = tf.stack([tf.constant(self.options.seed, tf.int64), tf.convert_to_tensor(self.optimizer.iterations)])
         return self.equation.process.brownian_increments(self.options.batch_size, seed, self.dtype)
 
     def _gradients(self, dw: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
@@ -115,11 +114,12 @@ class Trainer:
             loss = clipped_square_loss(delta, self.options.loss_clip)
         return loss, tape.gradient(loss, self.variables)
 
-    def _update(self, dw: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _update(self, dw: tf.Tensor) -> tf.Tensor:
         loss, gradients = self._gradients(dw)
-        return loss, self.optimizer.apply(gradients, self.variables)
+        self.optimizer.apply(gradients, self.variables)
+        return loss
 
-    def _distributed_step(self) -> tuple[tf.Tensor, tf.Tensor]:
+    def _distributed_step(self) -> tf.Tensor:
         dw = self._increments()
         share = self.options.batch_size // self.strategy.num_replicas_in_sync  # validated to divide
 
@@ -132,7 +132,8 @@ class Trainer:
         mean = tf.distribute.ReduceOp.MEAN
         loss = self.strategy.reduce(mean, losses, axis=None)
         gradients = [self.strategy.reduce(mean, g, axis=None) for g in gradients]
-        return loss, self.optimizer.apply(gradients, self.variables)
+        self.optimizer.apply(gradients, self.variables)
+        return loss
 
     def _validation_loss(self) -> tf.Tensor:
         delta = self.model.terminal_mismatch(self.valid_dw, self.valid_x, training=False)
@@ -141,7 +142,7 @@ class Trainer:
     def record(self, elapsed: float) -> HistoryRecord:
         """Validation loss and current Y_0 at the current step."""
         loss = float(self.validation_loss().numpy())
-        rate = float(self.optimizer.learning_rate(self.optimizer.iterations).numpy())
+        rate = current_learning_rate(self.optimizer)
         return HistoryRecord(self.step, loss, float(self.model.y0.numpy()), rate, elapsed)
 
     def checkpoint_objects(self) -> dict[str, tf.Module]:
@@ -176,7 +177,7 @@ class Trainer:
             log()
         while self.step < options.iterations:
             tick = time.perf_counter()
-            loss, _ = self.train_step()
+            loss = self.train_step()
             loss = float(loss.numpy())  # also synchronises, so the timing is the step's
             seconds = time.perf_counter() - tick
             if compile_seconds == 0.0:
