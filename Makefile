@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
 #   make run    creates .venv, installs deepbsde, solves configs/hjb.yaml
 #   make test   creates .venv if needed, installs, runs the test suite
+# For development: make test-fast (the fast tier, under two minutes), make lint (ruff, mypy).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ CONFIG ?= configs/hjb.yaml
 DEEPBSDE_TENSORFLOW ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 'tensorflow[and-cuda]>=2.16')
 export DEEPBSDE_TENSORFLOW
 
-.PHONY: install run test clean
+.PHONY: install run test test-fast lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,13 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -137,6 +137,7 @@ def test_the_checks_catch_a_cycle_and_an_upward_import(tmp_path, monkeypatch):
         test_no_upward_imports()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first_import", ["equations", "deepbsde.finance.payoffs", "deepbsde.reference",
                                           "deepbsde.pricing", "deepbsde.cli"])
 def test_each_entry_point_imports_first_in_a_fresh_interpreter(first_import):
@@ -145,6 +146,7 @@ def test_each_entry_point_imports_first_in_a_fresh_interpreter(first_import):
                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
+@pytest.mark.slow
 def test_importing_the_library_has_no_global_side_effects():
     # TensorFlow and Keras set variables of their own on import: take them out of the comparison
     code = ("import os, tensorflow, keras; before = dict(os.environ); "
@@ -156,6 +158,7 @@ def test_importing_the_library_has_no_global_side_effects():
     assert backend.stdout.strip() == "None"  # no backend chosen on the user's behalf
 
 
+@pytest.mark.slow
 def test_import_deepbsde_does_not_load_tensorflow():
     code = ("import sys, deepbsde; assert 'tensorflow' not in sys.modules; deepbsde.solve; "
             "print('tensorflow' in sys.modules)")

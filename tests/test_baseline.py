@@ -80,6 +80,7 @@ def test_host_sampler_draws_brownian_paths_of_the_equation():
     assert not np.allclose(other, dw)
 
 
+@pytest.mark.slow
 def test_short_baseline_run_reduces_the_loss():
     eq = equations.get("hjb", dim=10, num_time_interval=5)
     options = SolverOptions(iterations=150, log_every=50, learning_rates=[2e-2, 1e-2], lr_boundaries=[100],

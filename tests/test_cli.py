@@ -11,6 +11,8 @@ from deepbsde.cli import main
 from deepbsde.reference import cole_hopf_quadrature
 from tests.conftest import CONFIGS
 
+pytestmark = pytest.mark.slow  # runs of the command with trainings
+
 RESULT_KEYS = {"equation", "dim", "value", "reference", "rel_error", "iterations", "seconds",
                "ms_per_iteration", "seed", "config"}
 

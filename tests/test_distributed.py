@@ -10,6 +10,8 @@ import textwrap
 
 import pytest
 
+pytestmark = pytest.mark.slow  # trainings on two logical devices, each in a subprocess
+
 SCRIPT = textwrap.dedent("""
     import json, sys
     import tensorflow as tf

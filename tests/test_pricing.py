@@ -12,6 +12,7 @@ from equations import ParameterError
 TEN_ASSETS = BlackScholesModel(spots=[100.0] * 10, rate=0.05, volatilities=0.2)
 
 
+@pytest.mark.slow
 def test_ten_asset_max_call_matches_monte_carlo_price_and_deltas():
     # default pricing options; seed-to-seed spread measured by scripts/price_seeds.py (README)
     result = deepbsde.price(MaxCall(100.0), TEN_ASSETS, maturity=1.0, seed=1, reference_paths=4 * 10 ** 6)

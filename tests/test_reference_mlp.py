@@ -9,6 +9,7 @@ from deepbsde.reference import black_scholes_price, multilevel_picard
 from equations import ParameterError
 
 
+@pytest.mark.slow
 def test_allen_cahn_matches_the_published_value():
     estimate = multilevel_picard(equations.get("allen_cahn"), levels=5, samples=5, repetitions=10, seed=0)
     assert estimate.num_samples == 10
@@ -16,12 +17,14 @@ def test_allen_cahn_matches_the_published_value():
     assert estimate.contains(0.052802)
 
 
+@pytest.mark.slow
 def test_default_risk_matches_the_published_value():
     estimate = multilevel_picard(equations.get("bs_default_risk"), levels=5, samples=5, repetitions=6, seed=0)
     assert estimate.half_width < 0.005 * estimate.value
     assert estimate.value == pytest.approx(57.300, rel=0.01)
 
 
+@pytest.mark.slow
 def test_linear_generator_matches_black_scholes_monte_carlo():
     # with zero default intensity f = -R y: u = e^{-RT} E[min_i X_T], a Black-Scholes
     # price whose risk-neutral drift mu_bar = R - q; checks the exact GBM transition

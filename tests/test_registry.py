@@ -87,3 +87,58 @@ def test_register_rejects_non_equations_and_name_clashes():
         equations.register("not_an_equation")(dict)
     with pytest.raises(ValueError, match="already registered"):
         equations.register("hjb")(equations.equation_class("allen_cahn"))
+
+
+def test_parameters_are_declared_with_their_types():
+    types = equations.equation_class("hjb").parameter_types()
+    assert types["lam"] is float and types["dim"] is int and types["num_time_interval"] is int
+    assert equations.equation_class("black_scholes").parameter_types()["volatilities"] == list[float]
+    eq = equations.get("hjb", lam=2)  # an integer where a number is declared is converted
+    assert eq.lam == 2.0 and isinstance(eq.lam, float)
+    assert equations.equation_class("bs_default_risk").parameter_defaults()["x0"] == 100.0
+    assert equations.equation_class("bs_diff_rates").parameter_defaults()["mu_bar"] == 0.06
+    with pytest.raises(ParameterError, match="volatilities: must be a list of numbers"):
+        equations.get("black_scholes", volatilities="high")
+
+
+def test_parameters_of_a_user_equation_come_from_annotations_or_defaults():
+    class Annotated(Equation):
+        defaults = {"dim": 3, "speed": 2}  # a parameter of its own, typed by its default
+        width: float = 0.5
+        label: str = "a"
+        constant = 7.0  # not annotated: a class constant, not a parameter
+
+        def build_process(self):
+            return ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+        def f(self, t, x, y, z):
+            return tf.zeros_like(y)
+
+        def g(self, x):
+            return tf.zeros_like(x[:, :1])
+
+    assert set(Annotated.parameter_defaults()) == {"dim", "total_time", "num_time_interval", "x0", "width",
+                                                    "label", "speed"}
+    eq = Annotated(width=1, speed=5)
+    assert (eq.dim, eq.width, eq.speed, eq.label) == (3, 1.0, 5, "a")
+    with pytest.raises(ParameterError, match="speed: must be an integer"):
+        Annotated(speed=1.5)
+    with pytest.raises(ParameterError, match="constant: unknown parameter"):
+        Annotated(constant=1.0)
+
+
+def test_modules_kept_at_their_old_paths_still_work():
+    from deepbsde.finance import market, payoffs
+    from deepbsde.market import BlackScholesModel
+    from deepbsde.payoffs import MaxCall
+    from deepbsde.relu_networks import max_call
+    from deepbsde.training import Trainer, solve
+    assert BlackScholesModel is market.BlackScholesModel and MaxCall is payoffs.MaxCall
+    assert max_call(4, 1.0).tf_call is not None and Trainer and solve
+
+
+def test_errors_share_one_root():
+    from deepbsde.errors import ConfigError, DeepBSDEError, RunFolderError, UnknownEquationError
+    assert issubclass(ConfigError, ParameterError) and issubclass(ParameterError, DeepBSDEError)
+    assert issubclass(RunFolderError, DeepBSDEError) and not issubclass(RunFolderError, ParameterError)
+    assert issubclass(UnknownEquationError, KeyError) and issubclass(UnknownEquationError, ParameterError)

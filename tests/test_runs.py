@@ -19,6 +19,8 @@ import equations
 from deepbsde.cli import main
 from deepbsde.runs.result import read_history
 
+pytestmark = pytest.mark.slow  # runs of the command: trainings, signals, resumes
+
 SMALL = {"equation": {"name": "hjb", "dim": 3, "num_time_interval": 5},
          "solver": {"iterations": 400, "log_every": 50, "checkpoint_every": 100, "dtype": "float64",
                     "hidden_widths": [8, 8]}}

@@ -69,6 +69,7 @@ def test_clipped_square_loss_is_linear_beyond_the_clip():
     assert loss == pytest.approx((1.0 + 9.0 + (2 * 5 * 10 - 25)) / 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_short_run_reaches_explicit_solution(dtype):
     """Burgers-type, d = 5: u(0, 0) = 0.5 exactly; 1000 steps get within 1%."""
@@ -83,6 +84,7 @@ def test_short_run_reaches_explicit_solution(dtype):
     assert result.ms_per_iteration > 0 and result.seconds > result.compile_seconds > 0
 
 
+@pytest.mark.slow
 def test_same_seed_same_run_other_seed_other_run():
     def run(seed):
         result = deepbsde.solve(equations.get("allen_cahn", dim=3, num_time_interval=4), iterations=30,
@@ -94,6 +96,7 @@ def test_same_seed_same_run_other_seed_other_run():
     assert first != other
 
 
+@pytest.mark.slow
 def test_jit_and_plain_graph_agree():
     def value(jit):
         return deepbsde.solve(equations.get("hjb", dim=4, num_time_interval=5), iterations=20, log_every=20,
@@ -119,6 +122,7 @@ def test_solver_option_errors_name_the_option():
         deepbsde.solve("hjb", iteration=10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [{"shared_network": True}, {"shared_network": True, "batch_norm": False},
                                      {"mixed_precision": True, "dtype": "float32"}],
                          ids=["shared", "shared-no-bn", "mixed-precision"])
