@@ -12,9 +12,9 @@ import pytest
 
 pytestmark = pytest.mark.slow  # three TensorFlow processes, two of them talking over gRPC
 
-PROBLEM = dict(dim=4, num_time_interval=5)
-OPTIONS = dict(iterations=40, batch_size=16, log_every=20, seed=3, dtype="float64", batch_norm=False,
-               learning_rates=[1e-2], y0_range=[0.0, 1.0])
+PROBLEM = {"dim": 4, "num_time_interval": 5}
+OPTIONS = {"iterations": 40, "batch_size": 16, "log_every": 20, "seed": 3, "dtype": "float64", "batch_norm": False,
+               "learning_rates": [1e-2], "y0_range": [0.0, 1.0]}
 
 WORKER = textwrap.dedent("""
     import json, sys
