@@ -64,7 +64,12 @@ def config_path(argument: str) -> Path:
 
 
 class ProgressPrinter:
-    """Prints one line per logged step: loss, value, speed and time left."""
+    """Prints one line per logged step: loss, value, speed and time left.
+
+    Not keras.utils.Progbar: when the output is not a terminal (CI logs, `| tee`),
+    Progbar printed only the first and the last of four updates here, with
+    terminal escape codes and backspaces in the file; a run's log needs every line.
+    """
 
     def __init__(self, stream=None):
         self.stream = stream  # None: whatever sys.stdout is at print time
