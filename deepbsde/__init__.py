@@ -25,11 +25,12 @@ _EXPORTS = {
     "Result": "deepbsde.runs.result", "RunConfig": "deepbsde.runs.config", "load_config": "deepbsde.runs.config",
     "TrainedSolver": "deepbsde.runs.loading", "load": "deepbsde.runs.loading", "solve": "deepbsde.runs.solve",
     "PriceResult": "deepbsde.pricing.european", "price": "deepbsde.pricing.european",
+    "Bermudan": "deepbsde.pricing.early_exercise", "American": "deepbsde.pricing.early_exercise",
 }
 
-__all__ = ["ConfigError", "DeepBSDEError", "DivergenceError", "HistoryRecord", "ParameterError", "PriceResult",
-           "Result", "RunConfig", "RunFolderError", "SolverOptions", "TrainedSolver", "TrainingInterrupted", "load",
-           "load_config", "price", "solve", "__version__"]
+__all__ = ["American", "Bermudan", "ConfigError", "DeepBSDEError", "DivergenceError", "HistoryRecord",
+           "ParameterError", "PriceResult", "Result", "RunConfig", "RunFolderError", "SolverOptions",
+           "TrainedSolver", "TrainingInterrupted", "load", "load_config", "price", "solve", "__version__"]
 
 if TYPE_CHECKING:
     from deepbsde.errors import (
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         RunFolderError,
         TrainingInterrupted,
     )
+    from deepbsde.pricing.early_exercise import American, Bermudan
     from deepbsde.pricing.european import PriceResult, price
     from deepbsde.runs.config import RunConfig, load_config
     from deepbsde.runs.loading import TrainedSolver, load

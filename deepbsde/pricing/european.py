@@ -23,6 +23,7 @@ import numpy as np
 from deepbsde.errors import ParameterError
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import Payoff
+from deepbsde.pricing.early_exercise import American, Bermudan, EarlyExercisePrice, price_early_exercise
 from deepbsde.reference.black_scholes_mc import black_scholes_deltas, black_scholes_price
 from deepbsde.reference.estimate import Estimate
 from deepbsde.runs.result import Result
@@ -71,9 +72,9 @@ class PriceResult:
         return np.abs(self.deltas - self.reference_deltas) / np.abs(self.reference_deltas)
 
 
-def price(payoff: Payoff, model: BlackScholesModel, maturity: float, *, time_steps: int = PRICING_TIME_STEPS,
-          reference: bool = True, reference_paths: int = 10 ** 6, reference_seed: int = 0,
-          **solver_options: Any) -> PriceResult:
+def price(payoff: Payoff, model: BlackScholesModel, maturity: float, *, exercise: Bermudan | American | None = None,
+          time_steps: int = PRICING_TIME_STEPS, reference: bool = True, reference_paths: int = 10 ** 6,
+          reference_seed: int = 0, **solver_options: Any) -> PriceResult | EarlyExercisePrice:
     """Prices `payoff` at maturity `maturity` (years) in `model` by the deep BSDE method.
 
     time_steps: steps of the forward process. solver_options: SolverOptions
@@ -82,7 +83,13 @@ def price(payoff: Payoff, model: BlackScholesModel, maturity: float, *, time_ste
     Monte Carlo with reference_paths paths (antithetic) from reference_seed.
     All inputs are validated before any TensorFlow work; errors are
     ParameterErrors naming the field.
+
+    exercise: Bermudan(dates) or American(steps) prices the early-exercise
+    option instead, with certified bounds (deepbsde.pricing.early_exercise;
+    the keyword options are then those of price_early_exercise, e.g. seed).
     """
+    if exercise is not None:
+        return price_early_exercise(payoff, model, maturity, exercise, **solver_options)
     if not isinstance(payoff, Payoff):
         raise ParameterError("payoff", f"must be a deepbsde.payoffs.Payoff (e.g. MaxCall(100.0)), got {payoff!r}")
     if not isinstance(model, BlackScholesModel):

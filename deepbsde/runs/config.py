@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -22,6 +23,7 @@ from deepbsde.errors import ConfigError, ParameterError, UnknownEquationError
 from deepbsde.solver.options import SolverOptions
 from equations.base import Equation
 from equations.registry import get
+
 
 @dataclass(frozen=True)
 class RunConfig:

@@ -10,9 +10,9 @@ import tensorflow as tf
 
 from deepbsde.errors import RunFolderError
 from deepbsde.runs.config import config_from_mapping
-from deepbsde.solver.model import DeepBSDEModel, clipped_square_loss
 from deepbsde.runs.result import MODEL_FOLDER, read_history
 from deepbsde.solver.history import HistoryRecord
+from deepbsde.solver.model import DeepBSDEModel, clipped_square_loss
 from equations.base import Equation
 
 

@@ -2,16 +2,16 @@
 with history, TensorBoard, result, plot and the trained model written there."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import yaml
 
+from deepbsde.errors import DivergenceError, TrainingInterrupted
 from deepbsde.runs.config import RunConfig
+from deepbsde.runs.directory import RunDirectory
 from deepbsde.runs.plotting import plot_history
 from deepbsde.runs.result import Result
-from deepbsde.runs.directory import RunDirectory
-from deepbsde.errors import DivergenceError, TrainingInterrupted
 from deepbsde.runs.solve import build_result
 from deepbsde.solver.training import Trainer, TrainingObserver
 

@@ -6,7 +6,8 @@ that can be saved.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from deepbsde.reference.resolve import resolve_reference
 from deepbsde.runs.result import Result
