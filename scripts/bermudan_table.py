@@ -22,14 +22,19 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
-import yaml
 
-from deepbsde.errors import ParameterError
 from deepbsde.finance.market import BlackScholesModel
-from deepbsde.finance.payoffs import MaxCall, MinPut, payoff_from_params
-from deepbsde.pricing.early_exercise import American, Bermudan, EarlyExercisePrice, price_early_exercise
+from deepbsde.finance.payoffs import MaxCall, MinPut
+from deepbsde.pricing.early_exercise import (
+    American,
+    Bermudan,
+    EarlyExercisePrice,
+    early_exercise_job,
+    price_early_exercise,
+)
 from deepbsde.reference.binomial import binomial_price
 from deepbsde.reference.longstaff_schwartz import longstaff_schwartz
+from deepbsde.runs.config import parse_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -233,29 +238,15 @@ Solver settings of each row (`price_early_exercise` keyword arguments):
 
 def price_config(path: Path) -> EarlyExercisePrice:
     """Prices one `kind: bermudan` config and prints the result."""
-    config = yaml.safe_load(path.read_text())
-    if config.get("kind") != "bermudan":
-        raise ParameterError("kind", f"must be 'bermudan', got {config.get('kind')!r}")
-    model = BlackScholesModel(**config["market"])
-    payoff = payoff_from_params(config["payoff"])
-    exercise_config = dict(config["exercise"])
-    style, maturity = exercise_config.pop("style"), exercise_config.pop("maturity")
-    if style == "american":
-        exercise = American(**exercise_config)
-    elif style == "bermudan" and "equally_spaced" in exercise_config:
-        exercise = Bermudan(np.linspace(0.0, maturity, exercise_config["equally_spaced"] + 1).tolist())
-    elif style == "bermudan":
-        exercise = Bermudan(**exercise_config)
-    else:
-        raise ParameterError("exercise.style", f"must be 'bermudan' or 'american', got {style!r}")
+    job = early_exercise_job(parse_yaml(path.read_text()))
     start = time.perf_counter()
-    result = price_early_exercise(payoff, model, maturity, exercise, **config.get("solver", {}))
+    result = job.run()
     low, high = result.interval
     print(f"{path.name}: price {result.price:.4f}, lower {result.lower:.4f} ({result.lower_std_error:.4f}), "
           f"upper {result.upper:.4f} ({result.upper_std_error:.4f}), 95% interval [{low:.4f}, {high:.4f}], "
           f"{time.perf_counter() - start:.0f} s")
-    if "published" in config:
-        print(f"published {config['published']}: error {100 * (result.price / config['published'] - 1):+.3f}%")
+    if job.published is not None:
+        print(f"published {job.published}: error {100 * (result.price / job.published - 1):+.3f}%")
     print("exercise probability per date:", np.round(result.exercise_probability, 4).tolist())
     print("deltas at t = 0:", np.round(result.deltas, 4).tolist(), f"({result.deltas_method})")
     return result

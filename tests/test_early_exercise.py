@@ -143,3 +143,28 @@ def test_deep_optimal_stopping_max_call_d2_published_value():
     low, high = result.interval
     assert low <= 13.90 <= high
     assert result.price == pytest.approx(13.90, rel=5e-3)
+
+
+def test_the_shipped_bermudan_config_parses_into_a_job(repo):
+    from deepbsde.pricing.early_exercise import early_exercise_job
+    from deepbsde.runs.config import read_yaml
+    job = early_exercise_job(read_yaml(repo / "configs" / "bermudan_max_call.yaml"))
+    assert job.model.dim == 2 and job.maturity == 3.0 and job.published == 13.90
+    assert job.exercise.exercise_dates(3.0) == pytest.approx([k / 3 for k in range(10)])
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"market": {"spots": [100.0, -1.0], "rate": 0.05, "volatilities": 0.2}}, "market.spots"),
+    ({"exercise": {"style": "european", "maturity": 1.0}}, "exercise.style"),
+    ({"exercise": {"style": "bermudan", "maturity": -1.0, "dates": [1.0]}}, "exercise.maturity"),
+    ({"payoff": {"payoff": "max_call", "strike": 0.0}}, "payoff.strike"),
+    ({"extra": 1}, "extra"),
+])
+def test_a_bad_bermudan_config_names_the_field(repo, change, field):
+    from deepbsde.errors import ConfigError
+    from deepbsde.pricing.early_exercise import early_exercise_job
+    from deepbsde.runs.config import read_yaml
+    config = {**read_yaml(repo / "configs" / "bermudan_max_call.yaml"), **change}
+    with pytest.raises(ConfigError) as error:
+        early_exercise_job(config)
+    assert error.value.field == field

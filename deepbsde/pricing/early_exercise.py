@@ -11,18 +11,19 @@ dual upper bound) is in `deepbsde.optimal_stopping`.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.errors import ParameterError
+from deepbsde.errors import ConfigError, ParameterError
 from deepbsde.finance.market import BlackScholesModel
-from deepbsde.finance.payoffs import Payoff
+from deepbsde.finance.payoffs import Payoff, payoff_from_params
 from deepbsde.pricing import optimal_stopping
 from deepbsde.reference.estimate import Z_95
-from deepbsde.validation import integer, positive, positive_int, vector
+from deepbsde.validation import integer, positive, positive_int, shown, vector
 
 
 @dataclass(frozen=True)
@@ -148,3 +149,67 @@ def price_early_exercise(payoff: Payoff, model: BlackScholesModel, maturity: flo
         deltas=lower.deltas, delta_std_errors=lower.delta_std_errors,
         deltas_method="pathwise on the lower-bound paths, each path's exercise date held fixed",
         timings=timings)
+
+
+@dataclass(frozen=True)
+class EarlyExerciseJob:
+    """A `kind: bermudan` configuration: what `price_early_exercise` is called with."""
+
+    payoff: Payoff
+    model: BlackScholesModel
+    maturity: float
+    exercise: Bermudan | American
+    options: dict[str, Any]
+    published: float | None = None
+
+    def run(self) -> EarlyExercisePrice:
+        """Prices the option."""
+        return price_early_exercise(self.payoff, self.model, self.maturity, self.exercise, **self.options)
+
+
+def early_exercise_job(config: Mapping[str, Any]) -> EarlyExerciseJob:
+    """The job of a parsed `kind: bermudan` YAML document (sections market, payoff,
+    exercise, solver; see configs/bermudan_max_call.yaml); errors are ConfigErrors
+    naming the dotted field."""
+    known = {"kind", "market", "payoff", "exercise", "solver", "published"}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown section; known sections: {', '.join(sorted(known))}")
+    sections = {}
+    for name in ("market", "payoff", "exercise", "solver"):
+        section = config.get(name) or {}
+        if not isinstance(section, Mapping):
+            raise ConfigError(name, f"must be a mapping, got {shown(section)}")
+        sections[name] = dict(section)
+    try:
+        model = BlackScholesModel(**sections["market"])
+    except ParameterError as error:
+        raise ConfigError(f"market.{error.field}", error.reason) from None
+    except TypeError as error:
+        raise ConfigError("market", str(error)) from None
+    try:
+        payoff = payoff_from_params(sections["payoff"])
+    except ParameterError as error:
+        raise ConfigError(f"payoff.{error.field}", error.reason) from None
+    except KeyError as error:
+        raise ConfigError(f"payoff.{error.args[0]}", "missing") from None
+    exercise_section = sections["exercise"]
+    style = exercise_section.pop("style", None)
+    try:
+        maturity = positive("maturity", exercise_section.pop("maturity", None))
+        if style == "american":
+            exercise: Bermudan | American = American(**exercise_section)
+        elif style == "bermudan" and "equally_spaced" in exercise_section:
+            count = positive_int("equally_spaced", exercise_section["equally_spaced"])
+            exercise = Bermudan(np.linspace(0.0, maturity, count + 1).tolist())
+        elif style == "bermudan":
+            exercise = Bermudan(**exercise_section)
+        else:
+            raise ParameterError("style", f"must be 'bermudan' or 'american', got {shown(style)}")
+    except ParameterError as error:
+        raise ConfigError(f"exercise.{error.field}", error.reason) from None
+    except TypeError as error:
+        raise ConfigError("exercise", str(error)) from None
+    published = config.get("published")
+    return EarlyExerciseJob(payoff, model, maturity, exercise, sections["solver"],
+                            None if published is None else float(published))
