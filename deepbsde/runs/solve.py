@@ -1,0 +1,62 @@
+"""`solve`: train the deep BSDE model of an equation and attach its reference.
+
+The solver layer trains; this layer adds what a user needs around it: the
+equation looked up by name, the reference value chosen for it, and a Result
+that can be saved.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from deepbsde.reference.resolve import resolve_reference
+from deepbsde.runs.result import Result
+from deepbsde.solver.history import HistoryRecord
+from deepbsde.solver.options import SolverOptions
+from deepbsde.solver.training import Trainer, device_description
+from equations.base import Equation
+from equations.registry import get
+
+ProgressCallback = Callable[[HistoryRecord, int], None]
+
+
+def build_result(trainer: Trainer, history: list[HistoryRecord], timings: dict[str, float],
+                 reference: Any, config: dict[str, Any]) -> Result:
+    """The Result of a finished training run."""
+    known = resolve_reference(trainer.equation, reference)
+    return Result(equation=trainer.equation.name, dim=trainer.equation.dim, value=history[-1].value,
+                  z0=trainer.z0(), reference=known.value if known else None,
+                  reference_source=known.source if known else None,
+                  reference_half_width=known.half_width if known else None, iterations=trainer.step,
+                  seed=trainer.options.seed, device=device_description(), history=history, config=config,
+                  model=trainer.model, **timings)
+
+
+def solve(equation: Equation | str, *, reference: Any = "auto", progress: ProgressCallback | None = None,
+          **options: Any) -> Result:
+    """Solves the PDE of `equation` for u(0, x0) with the deep BSDE method.
+
+    equation: an Equation instance, or a registered name (default parameters).
+    options: SolverOptions fields (iterations, batch_size, learning_rates, ...).
+    reference: "auto" (the equation's exact or published value), a number, or None.
+    progress: called as progress(record, total_iterations) at every log point.
+    The returned Result holds the trained model; `result.save(folder)` keeps it.
+    """
+    if isinstance(equation, str):
+        equation = get(equation)
+    solver_options = SolverOptions.from_mapping(options, section="options")
+    trainer = Trainer(equation, solver_options)
+    observers = [_ProgressObserver(progress)] if progress is not None else []
+    history, timings = trainer.run(observers)
+    config = {"equation": {"name": equation.name, **equation.params}, "solver": solver_options.to_dict(),
+              "reference": reference}
+    return build_result(trainer, history, timings, reference, config)
+
+
+class _ProgressObserver:
+    """Adapts a progress(record, total) callable to a TrainingObserver."""
+
+    def __init__(self, progress: ProgressCallback):
+        self.on_record = progress
+
+    def on_checkpoint(self, step: int) -> None:
+        pass
