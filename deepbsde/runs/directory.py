@@ -173,7 +173,10 @@ class RunDirectory:
     def _open_writers(self) -> None:
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.work / "checkpoints"),
                                                   max_to_keep=CHECKPOINTS_KEPT)
-        self.writer = tf.summary.create_file_writer(str(self.work / "tensorboard"))
+        if self.installed and self.writer is None:  # one events file, in its final place
+            self.writer = tf.summary.create_file_writer(str(self.path / "tensorboard"))
+            for record in self.records:
+                self._summarise(record)
 
     def restore_latest(self, iterations: int) -> list[HistoryRecord]:
         """Restores the newest checkpoint that restores (reporting those skipped); returns the
@@ -227,6 +230,10 @@ class RunDirectory:
     def on_record(self, record: HistoryRecord, total_iterations: int) -> None:
         self.records.append(record)
         write_history(self.work / "history.csv", self.records)
+        if self.writer is not None:  # else written when the run is moved into place
+            self._summarise(record)
+
+    def _summarise(self, record: HistoryRecord) -> None:
         with self.writer.as_default(step=record.step):
             tf.summary.scalar("loss", record.loss)
             tf.summary.scalar("value", record.value)
@@ -252,11 +259,10 @@ class RunDirectory:
         if self.installed:
             return
         self.on_checkpoint(step)
-        self.writer.close()
         if self.overwrite:
             remove_owned(self.path, keep=[STAGING])
         names = sorted(os.listdir(self.work))
-        Manifest(self.path).claim(names)
+        Manifest(self.path).claim([*names, "tensorboard"])
         for name in names:
             os.replace(self.work / name, self.path / name)
         self.work.rmdir()
