@@ -57,7 +57,9 @@ def check_limits(dim: int, num_time_interval: int, options: SolverOptions, secti
     available = available_memory()
     if weights + batches <= available:
         return
-    if weights >= batches:
+    if sum(memory_estimate(1, num_time_interval, options)) <= available:
+        field = f"{equation_section}.dim"  # the same run at d = 1 would fit
+    elif weights >= batches:
         field = f"{section}.hidden_widths" if options.hidden_widths is not None else f"{equation_section}.dim"
     else:
         field = f"{section}.batch_size"
