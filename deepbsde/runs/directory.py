@@ -83,6 +83,7 @@ class RunDirectory:
         self.installed = True
         self.overwrite = False
         self.created_folder = False
+        self.checked = False  # nothing that a refusal should not leave behind is written before this
 
     # ------------------------------------------------------------ set-up
     def holds_a_run(self) -> bool:
@@ -112,6 +113,7 @@ class RunDirectory:
             raise RunFolderError(str(self.work), f"cannot create the folder: {reason_of(error)}") from None
         atomic_write(self.work / "config.yaml", yaml.safe_dump(config, sort_keys=False))
         write_history(self.work / "history.csv", [])
+        self.checked = True
 
     def _check_new(self, overwrite: bool) -> None:
         if self.path.exists() and not self.path.is_dir():
@@ -173,7 +175,7 @@ class RunDirectory:
     def _open_writers(self) -> None:
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.work / "checkpoints"),
                                                   max_to_keep=CHECKPOINTS_KEPT)
-        if self.installed and self.writer is None:  # one events file, in its final place
+        if self.installed and self.checked and self.writer is None:  # one events file, in its final place
             self.writer = tf.summary.create_file_writer(str(self.path / "tensorboard"))
             for record in self.records:
                 self._summarise(record)
@@ -204,9 +206,10 @@ class RunDirectory:
                 for name in os.listdir(folder):
                     if name.startswith(f"ckpt-{candidate}."):
                         remove_entry(folder / name)
-            kept = [str(folder / f"ckpt-{s}") for s in reversed(checkpoint_steps(folder))]
-            tf.compat.v1.train.update_checkpoint_state(str(folder), str(folder / f"ckpt-{step}"), kept,
-                                                       save_relative_paths=True)
+            kept = [f"ckpt-{s}" for s in reversed(checkpoint_steps(folder))]
+            # the CheckpointManager's state file (a text proto, paths relative to the folder)
+            atomic_write(folder / "checkpoint", f'model_checkpoint_path: "ckpt-{step}"\n' + "".join(
+                f'all_model_checkpoint_paths: "{name}"\n' for name in kept))
             self._open_writers()  # the manager rereads the repaired state
         history_path = self.work / "history.csv"
         try:
@@ -218,6 +221,8 @@ class RunDirectory:
         self.records = [r for r in records if r.step <= step]
         Manifest(self.path).claim([name for name in RUN_FILES if (self.path / name).exists()])
         write_history(history_path, self.records)
+        self.checked = True
+        self._open_writers()
         return list(self.records)
 
     def save_config(self, config: dict[str, Any]) -> None:
