@@ -3,6 +3,7 @@ manifest, damaged histories, configuration limits and loading damaged saved solv
 import errno
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from deepbsde.runs.files import Manifest, atomic_write, foreign_entries, remove_
 from deepbsde.runs.result import read_history, read_history_checked, write_history
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.options import SolverOptions
+from deepbsde.solver.training import Trainer
 
 # 404 bytes: nine levels of nine aliases, 9**9 = 387 million strings once expanded
 ALIAS_BOMB = "\n".join([
@@ -132,7 +134,6 @@ def test_memory_message_gives_the_estimate():
 
 
 def test_unknown_device_is_refused():
-    from deepbsde.solver.training import Trainer
     with pytest.raises(ConfigError, match=r"solver.devices: no device '/gpu:3' here; available: .*CPU:0"):
         Trainer(equations.get("hjb", dim=2, num_time_interval=3), SolverOptions(devices=["/gpu:3"]))
 
@@ -147,7 +148,6 @@ def saved_solve(tmp_path_factory):
 
 
 def copy_of(folder: Path, target: Path) -> Path:
-    import shutil
     shutil.copytree(folder, target)
     return target
 

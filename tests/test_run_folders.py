@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
+import deepbsde as api
 from deepbsde.cli import main
 from deepbsde.runs import files
 from deepbsde.runs.result import read_history
@@ -338,7 +339,6 @@ def test_sigterm_in_training_checkpoints_and_resume_has_no_duplicate_row(tmp_pat
 def test_a_full_disk_keeps_the_old_state_and_exits_2(finished, monkeypatch, capsys):
     """A resume that finds the disk full when it writes its result: exit 2 with the path,
     and the folder still holds the previous, loadable result."""
-    import deepbsde as api
     config, out = finished
     before = (out / "result.json").read_bytes()
     monkeypatch.setattr(files, "_write_all", full_disk_for("result.json"))
@@ -374,14 +374,15 @@ def test_a_real_full_disk_on_a_small_tmpfs(finished, tmp_path):
         run = disk / "run"
         shutil.copytree(out, run)
         filler = disk / "filler"
-        with open(filler, "wb") as handle:  # fill the disk to the last few kB
-            try:
-                while True:
-                    handle.write(b"\0" * 4096)
-                    handle.flush()
-            except OSError as error:
-                assert error.errno == errno.ENOSPC
-        filler.write_bytes(filler.read_bytes()[:-8192])
+        descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:  # fill the disk, then free the last few kB
+            while True:
+                os.write(descriptor, b"\0" * 4096)
+        except OSError as error:
+            assert error.errno == errno.ENOSPC
+        finally:
+            os.close(descriptor)
+        os.truncate(filler, filler.stat().st_size - 8192)
         before = snapshot(run)
         completed = deepbsde("run", config, "--resume", run, "--set", "solver.iterations=200")
         assert completed.returncode == 2 and "No space left on device" in completed.stderr, completed.stderr
