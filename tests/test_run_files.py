@@ -3,6 +3,7 @@ manifest, damaged histories, configuration limits and loading damaged saved solv
 import errno
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -190,3 +191,12 @@ def test_result_json_is_strict_json(saved_solve):
     broken = deepbsde.Result(**{**{k: getattr(result, k) for k in result.__dataclass_fields__}, "value": float("nan")})
     with pytest.raises(RunFolderError, match="not finite"):
         broken.json()
+
+
+def test_every_promise_in_the_readme_names_a_test_that_exists():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    promises = readme.split("### Promises", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(test_\w+)`", promises))
+    defined = {name for path in Path(__file__).parent.glob("test_*.py")
+               for name in re.findall(r"^def (test_\w+)", path.read_text(), flags=re.M)}
+    assert len(named) >= 20 and named <= defined, named - defined
