@@ -319,6 +319,27 @@ def test_sigint_during_compilation_exits_within_5_seconds_and_leaves_nothing(tmp
     assert not out.exists()  # a new run that never started leaves nothing behind
 
 
+def test_a_second_signal_stops_at_once():
+    """While training, the first signal only asks for a checkpoint at the next step; a second
+    one ends the process at once even while the main thread is blocked."""
+    program = ("import os, signal, time\n"
+               "from deepbsde.cli import StopRequest\n"
+               "stop = StopRequest()\n"
+               "stop.install()\n"
+               "stop.on_started(1)\n"
+               "os.kill(os.getpid(), signal.SIGINT)\n"
+               "time.sleep(0.5)\n"
+               "print('asked to stop:', stop(), flush=True)\n"
+               "os.kill(os.getpid(), signal.SIGINT)\n"
+               "time.sleep(60)\n"
+               "print('still running')\n")
+    started = time.perf_counter()
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 130 and "asked to stop: True" in completed.stdout
+    assert "still running" not in completed.stdout and "a second signal" in completed.stderr
+    assert time.perf_counter() - started < 30
+
+
 def test_sigterm_in_training_checkpoints_and_resume_has_no_duplicate_row(tmp_path, straight):
     out = tmp_path / "run"
     process = start("run", write_config(tmp_path), "--out", out, "--quiet", "--set", "solver.iterations=1000000")
