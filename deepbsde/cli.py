@@ -278,10 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cut(message: object) -> str:
-    """An error message on at most MESSAGE_LIMIT characters."""
-    text = str(message)
-    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + f"... ({len(text)} characters)"
+def _cut(message: object, limit: int = MESSAGE_LIMIT) -> str:
+    """An error message on at most `limit` characters (and one line)."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -315,8 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if getattr(args, "debug", False):
             traceback.print_exc()
-        say(f"internal error: {type(error).__name__}: {error} (a bug in deepbsde: please report it; "
-            "--debug prints the traceback)")
+        say(f"internal error: {type(error).__name__}: {_cut(error, MESSAGE_LIMIT // 2)} "
+            "(a bug in deepbsde: please report it; --debug prints the traceback)")
         return EXIT_INTERNAL
 
 
