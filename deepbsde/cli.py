@@ -5,8 +5,10 @@
     deepbsde reference CONFIG [--set key.path=value ...] [--seed N]
 
 CONFIG is a YAML file or the name of a shipped configuration (`deepbsde run hjb`).
-Exit codes: 0 done, 1 diverged, 2 bad input, 130/143 interrupted by SIGINT/SIGTERM
-(a checkpoint is saved first; continue with --resume).
+Exit codes (README, "Exit codes"): 0 done, 1 diverged, 2 bad input or environment
+(`field: reason` or `path: reason`), 3 reserved for "not converged", 130/143
+interrupted by SIGINT/SIGTERM (a checkpoint is saved first when training; continue
+with --resume), 70 an internal error (one line; the traceback with --debug).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _stderr, _devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
 os.dup2(_devnull, 2)
 try:
-    import tensorflow  # noqa: F401
+    import tensorflow
 finally:
     os.dup2(_stderr, 2)
     os.close(_stderr)
@@ -30,18 +32,26 @@ finally:
 import argparse  # noqa: E402
 import importlib.resources  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+import traceback  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import FrameType  # noqa: E402
 
-from deepbsde.errors import ConfigError, DivergenceError, RunFolderError, TrainingInterrupted  # noqa: E402
+from deepbsde.errors import ConfigError, DivergenceError, ParameterError, RunFolderError, TrainingInterrupted  # noqa: E402
 from deepbsde.reference.resolve import best_reference  # noqa: E402
 from deepbsde.runs.config import load_config  # noqa: E402
+from deepbsde.runs.files import LOCK, STAGING, remove_entry  # noqa: E402
 from deepbsde.runs.runner import run_config  # noqa: E402
 from deepbsde.solver.history import HistoryRecord  # noqa: E402
 from equations.registry import available, equation_class  # noqa: E402
+
+#: Exit codes (README, "Exit codes").
+EXIT_DONE, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_INTERNAL = 0, 1, 2, 3, 70
+MESSAGE_LIMIT = 600  # characters of an error message printed (values in it are already cut short)
 
 #: The configurations installed with the package (deepbsde/configs links to configs/).
 SHIPPED_CONFIGS = importlib.resources.files("deepbsde") / "configs"
@@ -90,20 +100,94 @@ class ProgressPrinter:
 
 
 class StopRequest:
-    """Turns SIGINT/SIGTERM into a request to checkpoint and stop after the current step."""
+    """SIGINT/SIGTERM while training: checkpoint after the current step, then exit 130/143.
 
-    def __init__(self):
+    Before the first step has succeeded (building, tracing, XLA compilation), after the
+    last (reference, writing), or on a second signal, the process exits at once: a thread
+    woken through signal.set_wakeup_fd acts even while the main thread is inside a long
+    TensorFlow call, which Python's own handlers would wait for. `cleanup` is run first
+    (it removes a new run's unfinished folder); checkpoints already written are whole.
+    """
+
+    def __init__(self, cleanup: Callable[[], None] = lambda: None):
         self.signal_number: int | None = None
+        self.cleanup = cleanup
+        self.training = False
+        self.count = 0
+        self._previous: dict[int, object] = {}
+        self._previous_wakeup = -1
+        self._sockets: tuple[socket.socket, socket.socket] | None = None
 
     def install(self) -> None:
+        reader, writer = socket.socketpair()
+        writer.setblocking(False)
+        self._sockets = (reader, writer)
+        self._previous_wakeup = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
         for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, self._handle)
+            self._previous[number] = signal.signal(number, self._handle)
+        threading.Thread(target=self._watch, args=(reader,), name="deepbsde-signals", daemon=True).start()
+
+    def uninstall(self) -> None:
+        if self._sockets is None:
+            return
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+        signal.set_wakeup_fd(self._previous_wakeup)
+        reader, writer = self._sockets
+        writer.send(b"\0")  # wakes the watcher, which then ends
+        self._sockets = None
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
-        self.signal_number = number
+        """Python's handler: the watcher thread has already acted on the signal."""
+
+    def _watch(self, reader: socket.socket) -> None:
+        while True:
+            data = reader.recv(16)
+            for number in data:
+                if number == 0:
+                    reader.close()
+                    return
+                self.count += 1
+                self.signal_number = number
+                if self.count > 1 or not self.training:
+                    self._exit_now(number)
+
+    def _exit_now(self, number: int) -> None:
+        when = "a second signal" if self.count > 1 else "not training"
+        try:
+            self.cleanup()
+        finally:
+            print(f"deepbsde: stopped at once by {signal.Signals(number).name} ({when}); checkpoints already "
+                  "written are kept", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(128 + number)
+
+    # the training loop's observer: the phases in which a signal waits for the next step
+    def on_started(self, step: int) -> None:
+        self.training = True
+
+    def on_finished(self, step: int) -> None:
+        self.training = False
+
+    def on_record(self, record: HistoryRecord, total: int) -> None:
+        pass
+
+    def on_checkpoint(self, step: int) -> None:
+        pass
 
     def __call__(self) -> bool:
         return self.signal_number is not None
+
+
+def _abandon_new_run(out: Path, existed: bool) -> Callable[[], None]:
+    """What an immediate stop removes: the staging folder of a run that had not started,
+    and the folder itself (with its lock file) when this command created it."""
+    def cleanup() -> None:
+        remove_entry(out / STAGING)
+        if not existed and out.is_dir() and sorted(os.listdir(out)) in ([], [LOCK]):
+            (out / LOCK).unlink(missing_ok=True)
+            out.rmdir()
+    return cleanup
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -116,15 +200,18 @@ def command_run(args: argparse.Namespace) -> int:
     say = (lambda *a, **k: None) if args.quiet else print
     say(f"{'resuming' if args.resume else 'solving'} {equation.name} (d = {equation.dim}, T = {equation.total_time}, "
         f"N = {equation.num_time_interval}) for {config.solver.iterations} iterations in {out}", flush=True)
-    stop = StopRequest()
+    stop = StopRequest(cleanup=(lambda: None) if args.resume else _abandon_new_run(out, out.exists()))
     stop.install()
     try:
         result = run_config(config, out, resume=bool(args.resume), overwrite=args.overwrite,
-                            observers=[] if args.quiet else [ProgressPrinter()], should_stop=stop)
+                            observers=[stop, *([] if args.quiet else [ProgressPrinter()])], should_stop=stop,
+                            report=lambda message: print(f"deepbsde: {message}", file=sys.stderr, flush=True))
     except TrainingInterrupted as interrupted:
         print(f"deepbsde: {interrupted}; checkpoint saved to {interrupted.checkpoint}\n"
               f"continue with: deepbsde run {args.config} --resume {out}", file=sys.stderr)
         return 128 + (stop.signal_number or signal.SIGINT)
+    finally:
+        stop.uninstall()
     print(f"u(0, x0) = {result.value:.6f}")
     if result.reference is not None:
         interval = f" +/- {result.reference_half_width:.2g}" if result.reference_half_width else ""
@@ -180,34 +267,62 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR from its last checkpoint")
     run.add_argument("--overwrite", action="store_true", help="replace a run already in the output folder")
     run.add_argument("--quiet", action="store_true", help="print only the final value and reference")
+    run.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     run.set_defaults(handler=command_run)
     reference = commands.add_parser("reference", help="compute the reference u(0, x0) of a configuration's equation")
     reference.add_argument("config", help="YAML configuration or a shipped one by name, e.g. allen_cahn")
     reference.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                            help="override a configuration field, e.g. --set equation.dim=10 (repeatable)")
     reference.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo / MLP reference")
+    reference.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     reference.set_defaults(handler=command_reference)
     listing = commands.add_parser("list", help="list the registered equations with their defaults")
     listing.add_argument("--configs", action="store_true", help="list the shipped configurations instead")
+    listing.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     listing.set_defaults(handler=command_list)
     return parser
 
 
+def _cut(message: object, limit: int = MESSAGE_LIMIT) -> str:
+    """An error message on at most `limit` characters (and one line)."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command; returns its exit code (README, "Exit codes"). No exception escapes."""
     args = build_parser().parse_args(argv)
+    say = lambda text: print(f"deepbsde: {_cut(text)}", file=sys.stderr, flush=True)  # noqa: E731
     try:
         return args.handler(args)
-    except ConfigError as error:
-        print(f"deepbsde: configuration error: {error}", file=sys.stderr)
-        return 2
+    except ParameterError as error:
+        say(f"configuration error: {error}")
+        return EXIT_BAD_INPUT
     except RunFolderError as error:
-        print(f"deepbsde: run folder error: {error}", file=sys.stderr)
-        return 2
+        say(f"run folder error: {error}")
+        return EXIT_BAD_INPUT
     except DivergenceError as error:
         kept = f"; the last good checkpoint is kept: {error.checkpoint}" if error.checkpoint else \
             "; no checkpoint had been saved yet"
-        print(f"deepbsde: {error}{kept}", file=sys.stderr)
-        return 1
+        say(f"{error}{kept}")
+        return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 128 + signal.SIGINT
+    except (MemoryError, tensorflow.errors.ResourceExhaustedError) as error:
+        text = getattr(error, "message", None) or str(error) or "out of memory"
+        say(f"out of memory: {text.strip().splitlines()[0] if text.strip() else ''}; reduce equation.dim, "
+            "solver.batch_size or solver.hidden_widths")
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        say(f"{error.filename or 'system'}: {error.strerror or error}")
+        return EXIT_BAD_INPUT
+    except Exception as error:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        say(f"internal error: {type(error).__name__}: {_cut(error, MESSAGE_LIMIT // 2)} "
+            "(a bug in deepbsde: please report it; --debug prints the traceback)")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Every error is a ConfigError naming the dotted field, e.g. `solver.batch_size`.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,9 +21,11 @@ from typing import Any
 import yaml
 
 from deepbsde.errors import ConfigError, ParameterError, UnknownEquationError
+from deepbsde.runs.limits import check_limits
 from deepbsde.solver.options import SolverOptions
+from deepbsde.validation import shown
 from equations.base import Equation
-from equations.registry import get
+from equations.registry import equation_class, get
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ SECTIONS = ("equation", "solver", "reference")
 def config_from_mapping(raw: Any) -> RunConfig:
     """A validated RunConfig from a parsed YAML document."""
     if not isinstance(raw, Mapping):
-        raise ConfigError("config", f"must be a mapping with sections {', '.join(SECTIONS)}, got {raw!r}")
+        raise ConfigError("config", f"must be a mapping with sections {', '.join(SECTIONS)}, got {shown(raw)}")
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ConfigError(unknown[0], f"unknown section; known sections: {', '.join(SECTIONS)}")
@@ -68,19 +71,67 @@ def config_from_mapping(raw: Any) -> RunConfig:
     params = {k: v for k, v in equation_section.items() if k != "name"}
     name = equation_section["name"]
     if not isinstance(name, str):
-        raise ConfigError("equation.name", f"must be a string, got {name!r}")
+        raise ConfigError("equation.name", f"must be a string, got {shown(name)}")
     reference = raw.get("reference", "auto")
-    if not (reference is None or reference == "auto"
-            or (isinstance(reference, (int, float)) and not isinstance(reference, bool))):
-        raise ConfigError("reference", f"must be auto, a number or null, got {reference!r}")
-    config = RunConfig(name, params, SolverOptions.from_mapping(raw.get("solver") or {}), reference)
-    config.build_equation()  # validates the equation section now, not at training time
+    if not (reference is None or (isinstance(reference, str) and reference == "auto")
+            or (isinstance(reference, (int, float)) and not isinstance(reference, bool) and math.isfinite(reference))):
+        raise ConfigError("reference", f"must be auto, a finite number or null, got {shown(reference)}")
+    solver = SolverOptions.from_mapping(raw.get("solver") or {})
+    _check_size(name, params, solver)  # before the equation allocates anything of size dim
+    config = RunConfig(name, params, solver, reference)
+    equation = config.build_equation()  # validates the equation section now, not at training time
+    check_limits(equation.dim, equation.num_time_interval, solver)
     return config
+
+
+def _check_size(name: str, params: Mapping[str, Any], solver: SolverOptions) -> None:
+    """The memory limit from the raw dim and N (or their defaults), where they are plain integers."""
+    try:
+        defaults = equation_class(name).parameter_defaults()
+    except UnknownEquationError:
+        return  # build_equation names the field
+    dim, steps = params.get("dim", defaults["dim"]), params.get("num_time_interval", defaults["num_time_interval"])
+    if all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (dim, steps)):
+        check_limits(dim, steps, solver)
+
+
+#: A document may expand (aliases of aliases) to at most this many values.
+MAX_YAML_VALUES = 100_000
 
 
 class _NumberFriendlyLoader(yaml.SafeLoader):
     """Safe YAML that also reads 1e-3 as a float (YAML 1.1 wants 1.0e-3 and
-    would silently give the string "1e-3")."""
+    would silently give the string "1e-3"), and refuses a key given twice."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if duplicate:
+                raise ConfigError(key if isinstance(key, str) else shown(key), f"given twice (lines {seen[key]} and "
+                                  f"{key_node.start_mark.line + 1}); give each key once")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values `node` stands for once every alias is expanded (memoised per node)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1  # a recursive alias counts once here; the constructor handles it
+    if isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    else:
+        total = 1
+    sizes[id(node)] = total
+    return total
 
 
 _NumberFriendlyLoader.add_implicit_resolver(
@@ -89,8 +140,23 @@ _NumberFriendlyLoader.add_implicit_resolver(
 
 
 def parse_yaml(text: str) -> Any:
-    """Parses YAML text safely, with 1e-3-style floats."""
-    return yaml.load(text, Loader=_NumberFriendlyLoader)
+    """Parses YAML text safely, with 1e-3-style floats; a duplicate key or a document that
+    expands to more than MAX_YAML_VALUES values (a "billion laughs" alias bomb) is a ConfigError."""
+    loader = _NumberFriendlyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        try:
+            size = _expanded_size(node, {})
+        except RecursionError:
+            size = MAX_YAML_VALUES + 1
+        if size > MAX_YAML_VALUES:
+            raise ConfigError("config", f"the YAML expands to {size:.3g} values through nested aliases, "
+                                        f"more than the {MAX_YAML_VALUES} a configuration may hold")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -99,7 +165,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     for item in overrides:
         path, sep, text = item.partition("=")
         if not sep or not path.strip():
-            raise ConfigError("--set", f"expected key.path=value, got {item!r}")
+            raise ConfigError("--set", f"expected key.path=value, got {shown(item)}")
         keys = path.strip().split(".")
         node = result
         for i, key in enumerate(keys[:-1]):
@@ -110,7 +176,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         try:
             node[keys[-1]] = parse_yaml(text)
         except yaml.YAMLError as error:
-            raise ConfigError(path, f"cannot parse value {text!r}: {error}") from None
+            raise ConfigError(path, f"cannot parse value {shown(text)}: {shown(str(error))}") from None
     return result
 
 

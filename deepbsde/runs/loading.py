@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.errors import RunFolderError
+from deepbsde.errors import ParameterError, RunFolderError
 from deepbsde.runs.config import config_from_mapping
 from deepbsde.runs.result import MODEL_FOLDER, read_history
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import DeepBSDEModel, clipped_square_loss
+from deepbsde.validation import shown
 from equations.base import Equation
 
 
@@ -58,16 +59,34 @@ class TrainedSolver:
 
 
 def load(directory: str | Path) -> TrainedSolver:
-    """Reads a folder written by `Result.save` (or by `deepbsde run`)."""
+    """Reads a folder written by `Result.save` (or by `deepbsde run`).
+
+    A damaged or crafted folder is a RunFolderError naming the file: result.json that is
+    not JSON or not a result, a configuration that is invalid or too large for this
+    machine (checked before TensorFlow allocates anything), a model that does not restore."""
     directory = Path(directory)
     summary_path = directory / "result.json"
-    if not summary_path.exists() or not (directory / MODEL_FOLDER).exists():
+    model_path = directory / MODEL_FOLDER
+    if not summary_path.exists() or not model_path.exists():
         raise RunFolderError("load", f"{directory} holds no saved solve (needs result.json and {MODEL_FOLDER}/)")
-    summary = json.loads(summary_path.read_text())
-    config = config_from_mapping(summary["config"])
-    equation = config.build_equation()
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise RunFolderError(str(summary_path), f"not a readable result ({shown(str(error))})") from None
+    if not isinstance(summary, dict) or "config" not in summary:
+        raise RunFolderError(str(summary_path), "not a result (no config)")
+    try:
+        config = config_from_mapping(summary["config"])  # also the memory limits
+        equation = config.build_equation()
+    except ParameterError as error:
+        raise RunFolderError(str(summary_path), f"config: {error}") from None
     model = DeepBSDEModel(equation, config.solver, tf.as_dtype(config.solver.dtype))
-    tf.train.Checkpoint(model=model).read(str(directory / MODEL_FOLDER / "model")).assert_existing_objects_matched()
+    try:
+        tf.train.Checkpoint(model=model).read(str(model_path / "model")).assert_existing_objects_matched()
+    except Exception as error:  # a damaged checkpoint fails in many ways (NotFound, DataLoss, Index, Value...)
+        text = (getattr(error, "message", None) or str(error) or type(error).__name__).strip().splitlines()
+        raise RunFolderError(str(model_path), f"the model cannot be restored ({shown(text[0] if text else '')})"
+                             ) from None
     solver = TrainedSolver(summary, equation, model, config.solver.loss_clip)
     if (directory / "history.csv").exists():
         solver.history = read_history(directory / "history.csv")

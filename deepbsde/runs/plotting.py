@@ -1,12 +1,14 @@
 """Training curves as a PNG."""
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from deepbsde.runs.files import atomic_write
 from deepbsde.solver.history import HistoryRecord
 
 FIGURE_SIZE = (10.0, 4.0)  # inches; at DPI this is a 1000 x 400 pixel image
@@ -34,5 +36,7 @@ def plot_history(history: Sequence[HistoryRecord], path: str | Path, title: str,
     value_axis.legend(loc="best")
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=DPI)
+    atomic_write(path, image.getvalue())
     return Path(path)

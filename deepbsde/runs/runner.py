@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import yaml
-
-from deepbsde.errors import DivergenceError, TrainingInterrupted
+from deepbsde.errors import DivergenceError, RunFolderError, TrainingInterrupted
 from deepbsde.runs.config import RunConfig
 from deepbsde.runs.directory import RunDirectory
+from deepbsde.runs.files import reason_of
 from deepbsde.runs.plotting import plot_history
 from deepbsde.runs.result import Result
 from deepbsde.runs.solve import build_result
@@ -18,36 +17,49 @@ from deepbsde.solver.training import Trainer, TrainingObserver
 
 def run_config(config: RunConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
                observers: Sequence[TrainingObserver] = (),
-               should_stop: Callable[[], bool] = lambda: False) -> Result:
+               should_stop: Callable[[], bool] = lambda: False,
+               report: Callable[[str], None] = lambda message: None) -> Result:
     """Trains `config` with its outputs in `out`.
 
-    resume: continue the checkpointed run in `out` (same problem required).
-    overwrite: replace a run already in `out` (otherwise that is an error).
+    resume: continue the checkpointed run in `out` (same problem required); the
+    newest checkpoint that restores is used, and `report` is told what was skipped.
+    overwrite: replace a run deepbsde wrote in `out` (otherwise that is an error);
+    a folder holding anything else is refused. The old run is kept until the new
+    one has taken its first step and checkpointed it.
     DivergenceError and TrainingInterrupted carry `.checkpoint`, the last
-    good checkpoint, which is kept.
+    good checkpoint, which is kept. Every failure to write is a RunFolderError
+    naming the path; files already in place are then left whole.
     """
     resolved = config.to_dict()
-    directory = RunDirectory(out)
-    if resume:
-        directory.check_resumable(resolved)
-    else:
-        directory.create(resolved, overwrite)
-    trainer = Trainer(config.build_equation(), config.solver)
-    directory.attach(trainer.checkpoint_objects())
-    history = []
-    if resume:
-        history = directory.restore_latest()
-        (directory.path / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    directory = RunDirectory(out, report)
     try:
-        history, timings = trainer.run([directory, *observers], history, should_stop)
-    except (DivergenceError, TrainingInterrupted) as stopped:
-        stopped.checkpoint = directory.latest_checkpoint()
-        raise
-    if not str(directory.latest_checkpoint()).endswith(f"-{trainer.step}"):
-        directory.on_checkpoint(trainer.step)
-    result = build_result(trainer, history, timings, config.reference, resolved)
-    result.save(directory.path)
-    plot_history(history, directory.path / "training.png",
-                 f"{result.equation}, d = {result.dim}: u(0, x0) = {result.value:.6g}",
-                 result.reference, result.reference_half_width)
-    return result
+        if resume:
+            directory.open_existing(resolved)
+        else:
+            directory.create(resolved, overwrite)
+        trainer = Trainer(config.build_equation(), config.solver)
+        directory.attach(trainer.checkpoint_objects())
+        history = []
+        if resume:
+            history = directory.restore_latest(config.solver.iterations)
+            directory.save_config(resolved)
+        try:
+            history, timings = trainer.run([directory, *observers], history, should_stop)
+        except (DivergenceError, TrainingInterrupted) as stopped:
+            stopped.checkpoint = directory.latest_checkpoint() if directory.installed else None
+            raise
+        directory.install(trainer.step)
+        if not str(directory.latest_checkpoint()).endswith(f"-{trainer.step}"):
+            directory.on_checkpoint(trainer.step)
+        result = build_result(trainer, history, timings, config.reference, resolved)
+        directory.claim(["training.png"])
+        plot_history(history, directory.path / "training.png",
+                     f"{result.equation}, d = {result.dim}: u(0, x0) = {result.value:.6g}",
+                     result.reference, result.reference_half_width)
+        result.save(directory.path)  # result.json last
+        return result
+    except OSError as error:  # anything not already named: the disk, permissions
+        raise RunFolderError(str(getattr(error, "filename", None) or directory.path),
+                             reason_of(error)) from None
+    finally:
+        directory.close()

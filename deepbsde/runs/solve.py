@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from deepbsde.reference.resolve import resolve_reference
+from deepbsde.runs.limits import check_limits
 from deepbsde.runs.result import Result
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.options import SolverOptions
@@ -45,6 +46,8 @@ def solve(equation: Equation | str, *, reference: Any = "auto", progress: Progre
     if isinstance(equation, str):
         equation = get(equation)
     solver_options = SolverOptions.from_mapping(options, section="options")
+    check_limits(equation.dim, equation.num_time_interval, solver_options, section="options",
+                 equation_section="equation")
     trainer = Trainer(equation, solver_options)
     observers = [_ProgressObserver(progress)] if progress is not None else []
     history, timings = trainer.run(observers)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deepbsde.errors import ConfigError, ParameterError
-from deepbsde.validation import coerce
+from deepbsde.validation import coerce, shown
 
 DTYPES = ("float32", "float64")
 
@@ -54,7 +54,7 @@ class SolverOptions:
     def from_mapping(cls, values: Mapping[str, Any], section: str = "solver") -> SolverOptions:
         """Validated options from a mapping; errors name `section.field`."""
         if not isinstance(values, Mapping):
-            raise ConfigError(section, f"must be a mapping of options, got {values!r}")
+            raise ConfigError(section, f"must be a mapping of options, got {shown(values)}")
         types = typing.get_type_hints(cls)
         unknown = sorted(set(values) - set(types))
         if unknown:
@@ -81,13 +81,13 @@ class SolverOptions:
             fail("learning_rates", f"needs one more entry than lr_boundaries: got {len(self.learning_rates)} "
                                    f"rates for {len(self.lr_boundaries)} boundaries")
         if any(rate <= 0 for rate in self.learning_rates):
-            fail("learning_rates", f"must all be positive, got {self.learning_rates}")
+            fail("learning_rates", f"must all be positive, got {shown(self.learning_rates)}")
         if any(b <= 0 for b in self.lr_boundaries) or list(self.lr_boundaries) != sorted(set(self.lr_boundaries)):
-            fail("lr_boundaries", f"must be positive and strictly increasing, got {self.lr_boundaries}")
+            fail("lr_boundaries", f"must be positive and strictly increasing, got {shown(self.lr_boundaries)}")
         if self.hidden_widths is not None and any(w <= 0 for w in self.hidden_widths):
-            fail("hidden_widths", f"must all be positive, got {self.hidden_widths}")
+            fail("hidden_widths", f"must all be positive, got {shown(self.hidden_widths)}")
         if self.y0_range is not None and (len(self.y0_range) != 2 or self.y0_range[0] > self.y0_range[1]):
-            fail("y0_range", f"must be [low, high] with low <= high, got {self.y0_range}")
+            fail("y0_range", f"must be [low, high] with low <= high, got {shown(self.y0_range)}")
         if self.checkpoint_every < 0:
             fail("checkpoint_every", f"must be 0 (off) or a positive integer, got {self.checkpoint_every}")
         if self.max_loss is not None and self.max_loss <= 0:
@@ -98,6 +98,8 @@ class SolverOptions:
             fail("devices", "must be a non-empty list of strings (device names) or null (the default device)")
         if self.devices is not None and self.batch_size % len(self.devices):
             fail("batch_size", f"must be a multiple of the {len(self.devices)} devices, got {self.batch_size}")
+        if not -2 ** 63 <= self.seed < 2 ** 63:
+            fail("seed", f"must fit in a 64-bit integer (|seed| < 2**63), got {shown(self.seed)}")
         if self.dtype not in DTYPES:
             fail("dtype", f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.mixed_precision and self.dtype != "float32":

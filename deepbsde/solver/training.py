@@ -20,6 +20,7 @@ from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import DeepBSDEModel, clipped_square_loss
 from deepbsde.solver.optimizer import adam, current_learning_rate
 from deepbsde.solver.options import SolverOptions
+from deepbsde.validation import shown
 from equations.base import Equation
 
 VALIDATION_STREAM = -1  # second seed word of the validation batch; training uses steps >= 0
@@ -32,6 +33,33 @@ class TrainingObserver(Protocol):
 
     def on_checkpoint(self, step: int) -> None:
         """The state after `step` steps is good and should be saved if checkpointing."""
+
+
+def _notify(observers: Sequence[TrainingObserver], hook: str, step: int) -> None:
+    """Calls the optional hook `on_started` (the first step of this call succeeded) or
+    `on_finished` (the loop ended) of the observers that have it."""
+    for observer in observers:
+        method = getattr(observer, hook, None)
+        if method is not None:
+            method(step)
+
+
+def check_devices(devices: Sequence[str] | None) -> None:
+    """ConfigError unless every device name is one TensorFlow has (tf.config.list_logical_devices)."""
+    if devices is None:
+        return
+    known = tf.config.list_logical_devices()
+    specs = [tf.DeviceSpec.from_string(d.name) for d in known]
+    for name in devices:
+        try:
+            wanted = tf.DeviceSpec.from_string(name)
+        except (ValueError, TypeError):
+            wanted = None
+        if wanted is None or not wanted.device_type or not any(
+                spec.device_type == wanted.device_type.upper() and spec.device_index == (wanted.device_index or 0)
+                for spec in specs):
+            raise ConfigError("solver.devices", f"no device {shown(name)} here; available: "
+                                                f"{', '.join(d.name for d in known)}")
 
 
 def device_description() -> str:
@@ -60,6 +88,7 @@ class Trainer:
         self.equation = equation
         self.options = options
         self.dtype = tf.as_dtype(options.dtype)
+        check_devices(options.devices)
         distributed = strategy is not None or options.devices is not None
         if strategy is None:
             strategy = (tf.distribute.MirroredStrategy(options.devices) if options.devices
@@ -173,8 +202,11 @@ class Trainer:
             for observer in observers:
                 observer.on_record(record, options.iterations)
 
-        if not history or history[-1].step != self.step:
+        # a record at the start: of a fresh run, or where the resumed history lacks one of a log point
+        at_log_point = self.step % options.log_every == 0 or self.step == options.iterations
+        if not history or (at_log_point and history[-1].step != self.step):
             log()
+        started = False
         while self.step < options.iterations:
             tick = time.perf_counter()
             loss = self.train_step()
@@ -187,6 +219,9 @@ class Trainer:
                 timed_steps += 1
             if not np.isfinite(loss) or (options.max_loss is not None and loss > options.max_loss):
                 raise DivergenceError(self.step, loss, options.max_loss)
+            if not started:
+                started = True
+                _notify(observers, "on_started", self.step)
             if self.step % options.log_every == 0 or self.step == options.iterations:
                 log()
             if options.checkpoint_every and self.step % options.checkpoint_every == 0:
@@ -196,6 +231,7 @@ class Trainer:
                 for observer in observers:
                     observer.on_checkpoint(self.step)
                 raise TrainingInterrupted(self.step)
+        _notify(observers, "on_finished", self.step)
         timings = {"seconds": offset + time.perf_counter() - start, "compile_seconds": compile_seconds,
                    "ms_per_iteration": 1000.0 * step_seconds / max(timed_steps, 1)}
         return history, timings
