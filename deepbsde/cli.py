@@ -42,8 +42,9 @@ from pathlib import Path  # noqa: E402
 from types import FrameType  # noqa: E402
 
 from deepbsde.errors import ConfigError, DivergenceError, ParameterError, RunFolderError, TrainingInterrupted  # noqa: E402
+from deepbsde.pricing.early_exercise import EarlyExerciseJob, early_exercise_job  # noqa: E402
 from deepbsde.reference.resolve import best_reference  # noqa: E402
-from deepbsde.runs.config import load_config  # noqa: E402
+from deepbsde.runs.config import apply_overrides, load_config, read_yaml  # noqa: E402
 from deepbsde.runs.files import LOCK, STAGING, remove_entry  # noqa: E402
 from deepbsde.runs.runner import run_config  # noqa: E402
 from deepbsde.solver.history import HistoryRecord  # noqa: E402
@@ -194,6 +195,9 @@ def command_run(args: argparse.Namespace) -> int:
     if args.resume and args.out and Path(args.out) != Path(args.resume):
         raise ConfigError("--out", "give either --out or --resume: a resumed run writes into its own folder")
     path = config_path(args.config)
+    raw = apply_overrides(read_yaml(path), args.set)
+    if isinstance(raw, dict) and raw.get("kind") == "bermudan":
+        return price_early_exercise_config(early_exercise_job(raw), args.quiet)
     config = load_config(path, args.set)
     equation = config.build_equation()
     out = Path(args.resume or args.out or Path("runs") / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -220,6 +224,26 @@ def command_run(args: argparse.Namespace) -> int:
     say(f"{result.iterations} iterations in {result.seconds:.1f} s "
         f"({result.ms_per_iteration:.2f} ms/iteration, compile {result.compile_seconds:.1f} s, {result.device})")
     say(f"wrote {out}/: result.json, history.csv, training.png, checkpoints/, model/, tensorboard/")
+    return 0
+
+
+def price_early_exercise_config(job: EarlyExerciseJob, quiet: bool) -> int:
+    """Prices a `kind: bermudan` configuration and prints the certified bounds."""
+    if not quiet:
+        print(f"pricing a {type(job.exercise).__name__} option on {job.model.dim} assets "
+              f"(maturity {job.maturity}) by deep optimal stopping", flush=True)
+    result = job.run()
+    low, high = result.interval
+    print(f"price = {result.price:.6f}  (lower {result.lower:.6f} +/- {result.lower_std_error:.2g}, "
+          f"upper {result.upper:.6f} +/- {result.upper_std_error:.2g})")
+    print(f"95% interval = [{low:.6f}, {high:.6f}]")
+    if job.published is not None:
+        print(f"published = {job.published}; relative error = {abs(result.price / job.published - 1):.3%}")
+    if not quiet:
+        print(f"exercise probability per date: {[round(float(p), 4) for p in result.exercise_probability]}")
+        print(f"deltas at t = 0: {[round(float(d), 4) for d in result.deltas]} ({result.deltas_method})")
+        phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items())
+        print(f"time: {sum(result.timings.values()):.1f} s ({phases})")
     return 0
 
 

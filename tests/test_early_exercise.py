@@ -168,3 +168,15 @@ def test_a_bad_bermudan_config_names_the_field(repo, change, field):
     with pytest.raises(ConfigError) as error:
         early_exercise_job(config)
     assert error.value.field == field
+
+
+@pytest.mark.slow
+def test_deepbsde_run_prices_the_shipped_bermudan_config(capsys):
+    from deepbsde.cli import main
+    small = ["solver.training_paths=16384", "solver.training_steps=100", "solver.lower_paths=65536",
+             "solver.outer_paths=200", "solver.inner_paths=200"]
+    assert main(["run", "bermudan_max_call", "--quiet", *[f"--set={item}" for item in small]]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("price = ") and lines[1].startswith("95% interval = [")
+    low, high = (float(v) for v in lines[1].split("[")[1].rstrip("]").split(","))
+    assert low < 13.90 < high  # the published value, with the smaller budget's wider interval
