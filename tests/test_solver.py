@@ -149,3 +149,21 @@ def test_new_option_errors():
         deepbsde.solve("hjb", devices=["/cpu:0", "/cpu:1", "/cpu:2"], batch_size=64)
     with pytest.raises(deepbsde.ConfigError, match="options.devices: must be a list of strings"):
         deepbsde.solve("hjb", devices="/gpu:0")
+
+
+def test_several_steps_per_call_give_the_same_training():
+    """steps_per_call draws batch k from (seed, k) and updates in one compiled loop: same run."""
+    def run(steps_per_call):
+        return deepbsde.solve(equations.get("hjb", dim=3, num_time_interval=4), iterations=25, log_every=10,
+                              dtype="float64", steps_per_call=steps_per_call, reference=None)
+
+    one, blocks = run(1), run(7)  # 7 does not divide 10 or 25: calls end at every log point
+    assert [r.step for r in blocks.history] == [r.step for r in one.history] == [0, 10, 20, 25]
+    assert blocks.value == pytest.approx(one.value, rel=1e-10)
+    np.testing.assert_allclose(blocks.z0, one.z0, rtol=1e-9)
+
+
+def test_divergence_inside_a_call_names_its_step():
+    with pytest.raises(deepbsde.DivergenceError, match="at step"):
+        deepbsde.solve(equations.get("hjb", dim=3, num_time_interval=4), iterations=40, steps_per_call=8,
+                       learning_rates=[1e4], max_loss=1e3, reference=None)

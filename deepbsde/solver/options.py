@@ -29,6 +29,8 @@ class SolverOptions:
     ["/gpu:0", "/gpu:1"]) splits each batch across them (data parallel).
     shared_network uses one network of (t, x) for all time steps;
     mixed_precision runs the matmuls in bfloat16 (needs dtype float32).
+    steps_per_call: training steps per compiled call (a loop in the graph,
+    one host round trip); the batches and the result do not depend on it.
     """
 
     iterations: int = 2000
@@ -48,6 +50,7 @@ class SolverOptions:
     checkpoint_every: int = 500
     max_loss: float | None = None
     jit_compile: bool = True
+    steps_per_call: int = 10
     devices: list[str] | None = None
 
     @classmethod
@@ -74,7 +77,7 @@ class SolverOptions:
         def fail(name: str, reason: str) -> None:
             raise ConfigError(f"{section}.{name}", reason)
 
-        for name in ("iterations", "batch_size", "valid_size", "log_every"):
+        for name in ("iterations", "batch_size", "valid_size", "log_every", "steps_per_call"):
             if getattr(self, name) <= 0:
                 fail(name, f"must be a positive integer, got {getattr(self, name)}")
         if len(self.learning_rates) != len(self.lr_boundaries) + 1:

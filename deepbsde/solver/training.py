@@ -111,6 +111,11 @@ class Trainer:
         # Both stay on the device.
         self.sample_increments = tf.function(self._increments, reduce_retracing=True)
         self.update = tf.function(self._update, **jit)
+        # several steps per call (steps_per_call): the increments of all of them
+        # drawn in one call, the updates in one compiled loop, one host round trip
+        # (one trace per block length: a run has at most three)
+        self.sample_block = tf.function(self._increments_block)
+        self.update_block = tf.function(self._update_block, jit_compile=options.jit_compile)
         # Replicas update the mirrored batch-norm statistics through a cross-replica
         # merge, which XLA cannot compile: their gradient runs as a plain graph.
         self.replica_gradients = tf.function(self._gradients, reduce_retracing=True)
@@ -132,9 +137,26 @@ class Trainer:
         # two calls from Python: measured faster than one graph nesting the XLA call
         return self.update(self.sample_increments())
 
-    def _increments(self) -> tf.Tensor:
-        seed = tf.stack([tf.constant(self.options.seed, tf.int64), tf.convert_to_tensor(self.optimizer.iterations)])
+    def train_steps(self, count: int) -> tf.Tensor:
+        """`count` Adam steps, batch k of them drawn from (seed, step + k) exactly as
+        `count` calls of train_step would; returns their losses [count]."""
+        if count == 1 or self.distributed_step is not None:
+            return tf.stack([self.train_step() for _ in range(count)])
+        return self.update_block(self.sample_block(count))
+
+    def _increments(self, offset: int = 0) -> tf.Tensor:
+        step = tf.convert_to_tensor(self.optimizer.iterations) + offset
+        seed = tf.stack([tf.constant(self.options.seed, tf.int64), step])
         return self.equation.process.brownian_increments(self.options.batch_size, seed, self.dtype)
+
+    def _increments_block(self, count: int) -> tf.Tensor:
+        return tf.stack([self._increments(k) for k in range(count)])
+
+    def _update_block(self, increments: tf.Tensor) -> tf.Tensor:
+        losses = tf.TensorArray(self.dtype, size=increments.shape[0])
+        for k in tf.range(increments.shape[0]):  # a loop in the graph, not unrolled
+            losses = losses.write(k, self._update(increments[k]))
+        return losses.stack()
 
     def _gradients(self, dw: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
         x = self.equation.process.paths_from_increments(dw)
@@ -208,17 +230,18 @@ class Trainer:
             log()
         started = False
         while self.step < options.iterations:
+            count = self._steps_until_event()
             tick = time.perf_counter()
-            loss = self.train_step()
-            loss = float(loss.numpy())  # also synchronises, so the timing is the step's
+            losses = self.train_steps(count).numpy()  # also synchronises, so the timing is the steps'
             seconds = time.perf_counter() - tick
             if compile_seconds == 0.0:
                 compile_seconds = seconds  # first call traces and compiles
             else:
                 step_seconds += seconds
-                timed_steps += 1
-            if not np.isfinite(loss) or (options.max_loss is not None and loss > options.max_loss):
-                raise DivergenceError(self.step, loss, options.max_loss)
+                timed_steps += count
+            bad = np.flatnonzero(~np.isfinite(losses) | (losses > (options.max_loss or np.inf)))
+            if bad.size:
+                raise DivergenceError(self.step - count + int(bad[0]) + 1, float(losses[bad[0]]), options.max_loss)
             if not started:
                 started = True
                 _notify(observers, "on_started", self.step)
@@ -235,6 +258,15 @@ class Trainer:
         timings = {"seconds": offset + time.perf_counter() - start, "compile_seconds": compile_seconds,
                    "ms_per_iteration": 1000.0 * step_seconds / max(timed_steps, 1)}
         return history, timings
+
+    def _steps_until_event(self) -> int:
+        """Steps of the next call: at most steps_per_call, ending at the next log
+        point, checkpoint or the last iteration, so those happen after a whole call."""
+        options, step = self.options, self.step
+        events = [options.iterations, step + options.log_every - step % options.log_every]
+        if options.checkpoint_every:
+            events.append(step + options.checkpoint_every - step % options.checkpoint_every)
+        return max(1, min(options.steps_per_call, min(events) - step))
 
     def z0(self) -> np.ndarray:
         """The trained Z_0 = sigma^T grad u(0, x0), shape [d]."""
