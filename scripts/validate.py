@@ -29,6 +29,7 @@ from pathlib import Path
 
 import deepbsde
 from deepbsde.reference import ReferenceValue, best_reference
+from deepbsde.runs.config import read_yaml
 from deepbsde.runs.plotting import plot_history
 from deepbsde.runs.result import Result
 
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out or (REPO / "runs" / "validation-quick" if args.quick else REPO / "docs")
     out.mkdir(parents=True, exist_ok=True)
-    configs = sorted(args.configs.resolve().glob("*.yaml"))
+    # equation configurations only: `kind: bermudan` ones are priced by scripts/bermudan_table.py
+    configs = sorted(p for p in args.configs.resolve().glob("*.yaml") if "kind" not in (read_yaml(p) or {}))
     if args.only:
         unknown = sorted(set(args.only) - {path.stem for path in configs})
         if unknown:
