@@ -25,11 +25,14 @@ _EXPORTS = {
     "Result": "deepbsde.runs.result", "RunConfig": "deepbsde.runs.config", "load_config": "deepbsde.runs.config",
     "TrainedSolver": "deepbsde.runs.loading", "load": "deepbsde.runs.loading", "solve": "deepbsde.runs.solve",
     "PriceResult": "deepbsde.pricing.european", "price": "deepbsde.pricing.european",
+    "PriceFunction": "deepbsde.pricing.book", "price_function": "deepbsde.pricing.book",
+    "load_price_function": "deepbsde.pricing.book",
 }
 
-__all__ = ["ConfigError", "DeepBSDEError", "DivergenceError", "HistoryRecord", "ParameterError", "PriceResult",
-           "Result", "RunConfig", "RunFolderError", "SolverOptions", "TrainedSolver", "TrainingInterrupted", "load",
-           "load_config", "price", "solve", "__version__"]
+__all__ = ["ConfigError", "DeepBSDEError", "DivergenceError", "HistoryRecord", "ParameterError", "PriceFunction",
+           "PriceResult", "Result", "RunConfig", "RunFolderError", "SolverOptions", "TrainedSolver",
+           "TrainingInterrupted", "load", "load_config", "load_price_function", "price", "price_function", "solve",
+           "__version__"]
 
 if TYPE_CHECKING:
     from deepbsde.errors import (
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
         RunFolderError,
         TrainingInterrupted,
     )
+    from deepbsde.pricing.book import PriceFunction, load_price_function, price_function
     from deepbsde.pricing.european import PriceResult, price
     from deepbsde.runs.config import RunConfig, load_config
     from deepbsde.runs.loading import TrainedSolver, load

@@ -121,8 +121,8 @@ def test_region_problem_checks_the_dimension():
         EquationOnRegion(equations.get("hjb", dim=3), Region.box(0.0, 1.0, 4))
 
 
-SMALL_BOOK = {"time_steps": 4, "iterations": 600, "batch_size": 256, "learning_rates": [1e-2, 1e-3],
-              "lr_boundaries": [400], "hidden_widths": [16, 16], "jit_compile": False, "seed": 1}
+SMALL_BOOK = {"time_steps": 4, "iterations": 1000, "batch_size": 256, "learning_rates": [1e-2, 1e-3],
+              "lr_boundaries": [600], "hidden_widths": [16, 16], "jit_compile": False, "seed": 1}
 
 
 @pytest.fixture(scope="module")

@@ -81,8 +81,9 @@ class EquationOnRegion(RegionProblem):
     """A registered equation (no parameters as inputs) with X_0 drawn from `region`."""
 
     def __init__(self, equation: Equation, region: Region):
+        low, high = equation.y0_range
         super().__init__(equation.dim, equation.total_time, equation.num_time_interval, region, ParameterRanges(),
-                         tuple(equation.y0_range))
+                         (low, high))
         self.equation = equation
 
     def increments(self, batch_size, seed, dtype):
