@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 import equations
+from deepbsde.cli import main
 from deepbsde.errors import ParameterError
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import MaxCall
@@ -157,3 +158,18 @@ def test_price_function_save_and_load(small_book, tmp_path):
         loaded.vegas(spots)
     with pytest.raises(ParameterError, match="volatility"):
         loaded.price(spots, volatility=0.3)
+
+
+def test_evaluate_command_writes_prices_and_deltas(small_book, tmp_path, capsys):
+    from_cli = tmp_path / "out.csv"
+    points = tmp_path / "points.csv"
+    points.write_text("S1\n95.0\n104.0\n")
+    assert main(["evaluate", str(small_book.save(tmp_path / "book")), "--points", str(points),
+                 "--out", str(from_cli)]) == 0
+    header, *rows = [line.split(",") for line in from_cli.read_text().splitlines()]
+    assert header == ["S1", "price", "delta_1"]
+    np.testing.assert_allclose([float(r[1]) for r in rows], small_book.price([[95.0], [104.0]]), rtol=1e-5)
+    np.testing.assert_allclose([float(r[2]) for r in rows], small_book.deltas([[95.0], [104.0]])[:, 0], rtol=1e-5)
+    points.write_text("S1,volatility\n95.0,0.3\n")
+    assert main(["evaluate", str(tmp_path / "book"), "--points", str(points)]) == 2
+    assert "volatility" in capsys.readouterr().err
