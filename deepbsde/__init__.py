@@ -26,11 +26,14 @@ _EXPORTS = {
     "TrainedSolver": "deepbsde.runs.loading", "load": "deepbsde.runs.loading", "solve": "deepbsde.runs.solve",
     "PriceResult": "deepbsde.pricing.european", "price": "deepbsde.pricing.european",
     "Bermudan": "deepbsde.pricing.early_exercise", "American": "deepbsde.pricing.early_exercise",
+    "PriceFunction": "deepbsde.pricing.book", "price_function": "deepbsde.pricing.book",
+    "load_price_function": "deepbsde.pricing.book",
 }
 
 __all__ = ["American", "Bermudan", "ConfigError", "DeepBSDEError", "DivergenceError", "HistoryRecord",
-           "ParameterError", "PriceResult", "Result", "RunConfig", "RunFolderError", "SolverOptions",
-           "TrainedSolver", "TrainingInterrupted", "load", "load_config", "price", "solve", "__version__"]
+           "ParameterError", "PriceFunction", "PriceResult", "Result", "RunConfig", "RunFolderError",
+           "SolverOptions", "TrainedSolver", "TrainingInterrupted", "load", "load_config", "load_price_function",
+           "price", "price_function", "solve", "__version__"]
 
 if TYPE_CHECKING:
     from deepbsde.errors import (
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
         RunFolderError,
         TrainingInterrupted,
     )
+    from deepbsde.pricing.book import PriceFunction, load_price_function, price_function
     from deepbsde.pricing.early_exercise import American, Bermudan
     from deepbsde.pricing.european import PriceResult, price
     from deepbsde.runs.config import RunConfig, load_config

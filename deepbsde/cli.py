@@ -30,6 +30,7 @@ finally:
     os.close(_devnull)
 
 import argparse  # noqa: E402
+import csv  # noqa: E402
 import importlib.resources  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -42,6 +43,7 @@ from pathlib import Path  # noqa: E402
 from types import FrameType  # noqa: E402
 
 from deepbsde.errors import ConfigError, DivergenceError, ParameterError, RunFolderError, TrainingInterrupted  # noqa: E402
+from deepbsde.pricing.book import load_price_function  # noqa: E402
 from deepbsde.pricing.early_exercise import EarlyExerciseJob, early_exercise_job  # noqa: E402
 from deepbsde.reference.resolve import best_reference  # noqa: E402
 from deepbsde.runs.config import apply_overrides, load_config, read_yaml  # noqa: E402
@@ -280,6 +282,42 @@ def command_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_evaluate(args: argparse.Namespace) -> int:
+    """Prices, deltas and the parameter sensitivities of a saved price function at the points of a CSV file.
+
+    The CSV has a header; columns named volatility and rate (if any) are the parameters, every other
+    column is a spot, in asset order. The output repeats the input columns and adds price,
+    delta_1..delta_d, and vega / rho for the parameters the function was trained over.
+    """
+    try:
+        book = load_price_function(args.run)
+        with open(args.points, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        if not rows:
+            raise ParameterError("points", f"{args.points} has no rows")
+        names = list(rows[0])
+        spot_names = [n for n in names if n not in ("volatility", "rate")]
+        spots = [[float(row[n]) for n in spot_names] for row in rows]
+        given = {n: [float(row[n]) for row in rows] for n in ("volatility", "rate") if n in names}
+        columns = {"price": book.price(spots, **given)}
+        for i, delta in enumerate(book.deltas(spots, **given).T):
+            columns[f"delta_{i + 1}"] = delta
+        for name, method in (("volatility", book.vegas), ("rate", book.rhos)):
+            if name in book.ranges.names:
+                columns["vega" if name == "volatility" else "rho"] = method(spots, **given)
+    except (ParameterError, OSError, ValueError) as error:
+        print(f"deepbsde: {error}", file=sys.stderr)
+        return 2
+    table = [[*names, *columns]] + [[*(row[n] for n in names), *(f"{values[i]:.6g}" for values in columns.values())]
+                                    for i, row in enumerate(rows)]
+    if args.out:
+        with open(args.out, "w", newline="") as handle:
+            csv.writer(handle).writerows(table)
+    else:
+        csv.writer(sys.stdout).writerows(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepbsde", description="Deep BSDE solver for high-dimensional PDEs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -304,6 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--configs", action="store_true", help="list the shipped configurations instead")
     listing.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     listing.set_defaults(handler=command_list)
+    evaluate = commands.add_parser("evaluate", help="prices and sensitivities of a saved price function at points")
+    evaluate.add_argument("run", help="folder written by PriceFunction.save")
+    evaluate.add_argument("--points", required=True, help="CSV: a header, one spot column per asset, optionally "
+                                                          "volatility and rate columns")
+    evaluate.add_argument("--out", help="output CSV (default: standard output)")
+    evaluate.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
+    evaluate.set_defaults(handler=command_evaluate)
     return parser
 
 

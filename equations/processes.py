@@ -40,8 +40,11 @@ class ForwardProcess(abc.ABC):
         return dw, self.paths_from_increments(dw)
 
     @abc.abstractmethod
-    def paths_from_increments(self, dw: tf.Tensor) -> tf.Tensor:
-        """The path x [N+1, batch, d] driven by the increments dw [N, batch, d]."""
+    def paths_from_increments(self, dw: tf.Tensor, x0: tf.Tensor | None = None) -> tf.Tensor:
+        """The path x [N+1, batch, d] driven by the increments dw [N, batch, d].
+
+        x0: one start per path [batch, d] (a region solve); None starts every path at self.x0.
+        """
 
     @abc.abstractmethod
     def drift(self, x: tf.Tensor) -> tf.Tensor:
@@ -55,8 +58,8 @@ class ForwardProcess(abc.ABC):
     def gradient_from_z(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Inverse of `diffusion_transpose_times` at one point: grad u from Z (numpy)."""
 
-    def _x0_tensor(self, dtype: tf.DType) -> tf.Tensor:
-        return tf.constant(self.x0, dtype=dtype)
+    def _x0_tensor(self, dtype: tf.DType, x0: tf.Tensor | None) -> tf.Tensor:
+        return tf.constant(self.x0, dtype=dtype) if x0 is None else tf.cast(x0, dtype)
 
 
 def running_sum(steps: tf.Tensor) -> tf.Tensor:
@@ -81,8 +84,8 @@ class ScaledBrownianMotion(ForwardProcess):
         self.volatility = float(volatility)
         self.drift_rate = float(drift_rate)
 
-    def paths_from_increments(self, dw):
-        return self._x0_tensor(dw.dtype) + running_sum(self.volatility * dw + self.drift_rate * self.delta_t)
+    def paths_from_increments(self, dw, x0=None):
+        return self._x0_tensor(dw.dtype, x0) + running_sum(self.volatility * dw + self.drift_rate * self.delta_t)
 
     def drift(self, x):
         return tf.ones_like(x) * self.drift_rate
@@ -113,11 +116,11 @@ class GeometricBrownianMotion(ForwardProcess):
             return dw
         return tf.linalg.matvec(tf.constant(self.cholesky, dtype=dw.dtype), dw)
 
-    def paths_from_increments(self, dw):
+    def paths_from_increments(self, dw, x0=None):
         dtype = dw.dtype
         log_step = (tf.constant((self.drift_rate - 0.5 * self.volatility ** 2) * self.delta_t, dtype)
                     + tf.constant(self.volatility, dtype) * self.correlate(dw))
-        return self._x0_tensor(dtype) * tf.exp(running_sum(log_step))
+        return self._x0_tensor(dtype, x0) * tf.exp(running_sum(log_step))
 
     def drift(self, x):
         return tf.constant(self.drift_rate, x.dtype) * x

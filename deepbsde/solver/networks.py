@@ -13,7 +13,7 @@ layers carry biases instead.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -49,7 +49,10 @@ class StackedSubnetworks(tf.Module):
     """num_steps feed-forward networks R^d -> R^d evaluated in one pass.
 
     Input and output have shape [num_steps, batch, d]; slice n of the input
-    goes through network n only. With shared_weights, one set of dense
+    goes through network n only. input_dim / output_dim (default dim) give
+    networks R^input_dim -> R^output_dim instead (extra inputs such as model
+    parameters, or an output Y_0 next to Z_0). activation: of the hidden
+    layers (ReLU, the reference's, by default). With shared_weights, one set of dense
     weights serves every step (memory O(d * width) instead of O(N d width)),
     the time t_n is appended to the input, and only the batch-norm
     parameters stay per step. With matmul_dtype (mixed precision), the
@@ -58,17 +61,19 @@ class StackedSubnetworks(tf.Module):
 
     def __init__(self, num_steps: int, dim: int, hidden_widths: Sequence[int], batch_norm: bool,
                  dtype: tf.DType, seed: int, times: Sequence[float] | None = None, shared_weights: bool = False,
-                 matmul_dtype: tf.DType | None = None):
+                 matmul_dtype: tf.DType | None = None, input_dim: int | None = None,
+                 output_dim: int | None = None, activation: Callable[[tf.Tensor], tf.Tensor] = tf.nn.relu):
         super().__init__(name="subnetworks")
         self.num_steps = num_steps
         self.batch_norm = batch_norm
         self.matmul_dtype = matmul_dtype
+        self.activation = activation
         self.times = None
         if shared_weights:
             if times is None or len(times) != num_steps:
                 raise ValueError("shared weights need the time of each of the num_steps steps")
             self.times = tf.constant(np.asarray(times, np.float64).reshape(num_steps, 1, 1), dtype)
-        widths = [dim + (1 if shared_weights else 0), *hidden_widths, dim]
+        widths = [(input_dim or dim) + (1 if shared_weights else 0), *hidden_widths, output_dim or dim]
         copies = 1 if shared_weights else num_steps  # a leading 1 broadcasts over the steps
         self.kernels = [tf.Variable(_glorot_uniform([copies, w_in, w_out], dtype, [seed, 10 + k]),
                                     name=f"kernel_{k}")
@@ -91,7 +96,7 @@ class StackedSubnetworks(tf.Module):
             h = self._matmul(h, kernel)  # [S, B, in] @ [S or 1, in, out], batched over S
             h = self.norms[k + 1](h, training) if self.batch_norm else h + self.biases[k]
             if k < last:
-                h = tf.nn.relu(h)
+                h = self.activation(h)
         return h
 
     def _matmul(self, h: tf.Tensor, kernel: tf.Variable) -> tf.Tensor:

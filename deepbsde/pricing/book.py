@@ -1,0 +1,329 @@
+"""Train once, price a book: prices, deltas and vegas over a region of spots and a range of parameters.
+
+    from deepbsde import price_function
+    from deepbsde.market import BlackScholesModel
+    from deepbsde.payoffs import MaxCall
+
+    model = BlackScholesModel(spots=[100.0] * 10, rate=0.05, volatilities=0.2)
+    book = price_function(MaxCall(100.0), model, maturity=1.0, spot_range=(80.0, 120.0),
+                          volatility_range=(0.15, 0.25))
+    book.price(spots, volatility=0.18), book.deltas(spots), book.vegas(spots)   # spots: [n, d]
+    book.check(num_points=30, paths=10**6)                                      # against Monte Carlo
+
+One region solve (deepbsde.solver.region) of the Black-Scholes equation with
+the spots drawn uniformly from the box spot_range^d and the volatility (one
+for all assets) and the rate drawn from their ranges, fed to every network.
+As in `price`, the PDE is solved in units of the strike. Deltas and vegas are
+derivatives of the trained price network by automatic differentiation.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from deepbsde.errors import ParameterError
+from deepbsde.finance.market import BlackScholesModel
+from deepbsde.finance.payoffs import Payoff, payoff_from_params
+from deepbsde.pricing.european import PRICING_TIME_STEPS
+from deepbsde.reference.black_scholes_mc import black_scholes_deltas, black_scholes_price
+from deepbsde.solver.options import SolverOptions
+from deepbsde.solver.region import RegionProblem, RegionTrainer
+from deepbsde.solver.regions import ParameterRanges, Region
+from deepbsde.validation import positive, positive_int, vector
+from equations.processes import running_sum
+
+#: Solver options of `price_function` unless overridden (measured in docs/region.md): twice the
+#: batch and twice the steps of `price`, the same learning-rate phases stretched, and wider networks
+#: (the default d + k + 10 = 21 units left 3% price errors over the 10-asset box, 64 left 1.7%).
+BOOK_OPTIONS: dict[str, Any] = {"iterations": 5000, "batch_size": 1024, "learning_rates": [1e-2, 1e-3, 1e-4, 1e-5],
+                                "lr_boundaries": [1000, 2500, 4000], "hidden_widths": [64, 64], "dtype": "float32",
+                                "log_every": 500}
+#: Relative bump of the volatility in the Monte Carlo finite-difference vega of `check`.
+VEGA_BUMP = 0.01
+
+
+class BlackScholesRegion(RegionProblem):
+    """The linear Black-Scholes equation f = -r y with spots, volatility and rate drawn per path.
+
+    model's volatilities and rate are used where no range is given; a
+    volatility range sets one volatility for all assets.
+    """
+
+    def __init__(self, payoff: Payoff, model: BlackScholesModel, maturity: float, time_steps: int,
+                 spot_region: Region, ranges: ParameterRanges):
+        super().__init__(model.dim, maturity, time_steps, spot_region, ranges, (0.0, 0.0))
+        self.model = model
+        self.network = payoff.network(model.dim)
+
+    def _parameter(self, name: str, p: tf.Tensor, fixed: np.ndarray | float) -> tf.Tensor:
+        """Column `name` of p as [batch, 1], or the fixed value when it has no range."""
+        if name in self.parameters.names:
+            index = self.parameters.names.index(name)
+            return p[:, index:index + 1]
+        return tf.constant(fixed, p.dtype)
+
+    def paths(self, dw, x0, p):
+        model, dtype = self.model, dw.dtype
+        volatility = self._parameter("volatility", p, model.volatilities)
+        rate = self._parameter("rate", p, model.rate)
+        if model.cholesky is not None:
+            dw = tf.linalg.matvec(tf.constant(model.cholesky, dtype), dw)
+        log_step = (rate - tf.constant(model.dividend_yields, dtype) - 0.5 * volatility ** 2) * self.delta_t \
+            + volatility * dw  # exact in log space, as GeometricBrownianMotion
+        return x0 * tf.exp(running_sum(log_step))
+
+    def f(self, t, x, y, z, p):
+        return -self._parameter("rate", p, self.model.rate) * y
+
+    def g(self, x, p):
+        return self.network.tf_call(x)
+
+    def diffusion_transpose_times(self, x, p, v):
+        scaled = self._parameter("volatility", p, self.model.volatilities) * x * v
+        if self.model.cholesky is None:
+            return scaled
+        return tf.linalg.matvec(tf.constant(self.model.cholesky, x.dtype), scaled, transpose_a=True)
+
+
+@dataclass(frozen=True)
+class BookCheck:
+    """`PriceFunction.check`: network against Monte Carlo at random points of the region.
+
+    spots [n, d], volatility [n], rate [n]; price, reference_price and its
+    95% half-width [n]; deltas, reference_deltas and half-widths [n, d]; vegas,
+    reference_vegas (central finite differences with common random numbers) and
+    their half-widths [n] (None without a volatility range).
+    """
+
+    spots: np.ndarray
+    volatility: np.ndarray
+    rate: np.ndarray
+    price: np.ndarray
+    reference_price: np.ndarray
+    price_half_width: np.ndarray
+    deltas: np.ndarray
+    reference_deltas: np.ndarray
+    delta_half_widths: np.ndarray
+    vegas: np.ndarray | None
+    reference_vegas: np.ndarray | None
+    vega_half_widths: np.ndarray | None
+
+    @property
+    def price_rel_errors(self) -> np.ndarray:
+        """|price / reference - 1| per point."""
+        return np.abs(self.price / self.reference_price - 1.0)
+
+    @property
+    def delta_rel_errors(self) -> np.ndarray:
+        """|delta_i / reference delta_i - 1| per point and asset."""
+        return np.abs(self.deltas / self.reference_deltas - 1.0)
+
+    @property
+    def vega_rel_errors(self) -> np.ndarray | None:
+        """|vega / reference vega - 1| per point, None without a volatility range."""
+        if self.vegas is None or self.reference_vegas is None:
+            return None
+        return np.abs(self.vegas / self.reference_vegas - 1.0)
+
+
+class PriceFunction:
+    """A trained price over spots in a box and parameters in ranges; see the module docstring."""
+
+    def __init__(self, payoff: Payoff, model: BlackScholesModel, maturity: float, spot_range: Any,
+                 volatility_range: Any = None, rate_range: Any = None, time_steps: int = PRICING_TIME_STEPS,
+                 **solver_options: Any):
+        if not isinstance(payoff, Payoff):
+            raise ParameterError("payoff", f"must be a deepbsde.payoffs.Payoff (e.g. MaxCall(100.0)), got {payoff!r}")
+        if not isinstance(model, BlackScholesModel):
+            raise ParameterError("model", f"must be a deepbsde.market.BlackScholesModel, got {model!r}")
+        payoff.check_dimension(model.dim)
+        self.payoff, self.model = payoff, model
+        self.maturity = positive("maturity", maturity)
+        self.time_steps = positive_int("time_steps", time_steps)
+        low, high = _bounds("spot_range", spot_range, model.dim)
+        if np.any(low <= 0):
+            raise ParameterError("spot_range", f"must be positive, got {spot_range!r}")
+        self.spot_region = Region.box(low, high, model.dim)
+        ranges: dict[str, Any] = {}
+        for name, given in (("volatility", volatility_range), ("rate", rate_range)):
+            if given is not None:
+                bounds = _bounds(f"{name}_range", given, 1)
+                ranges[name] = [float(bounds[0][0]), float(bounds[1][0])]
+        if "volatility" in ranges and ranges["volatility"][0] <= 0:
+            raise ParameterError("volatility_range", f"must be positive, got {volatility_range!r}")
+        self.ranges = ParameterRanges.from_mapping(ranges)
+        self.options = SolverOptions.from_mapping({**BOOK_OPTIONS, **solver_options}, section="options")
+        self.unit = payoff.unit
+        scaled_region = Region.box(low / self.unit, high / self.unit, model.dim)
+        problem = BlackScholesRegion(payoff.scaled(1.0 / self.unit), model.scaled(1.0 / self.unit), self.maturity,
+                                     self.time_steps, scaled_region, self.ranges)
+        self.trainer = RegionTrainer(problem, self.options)
+        self.history: list = []
+        self.timings: dict[str, float] = {}
+
+    def train(self, verbose: bool = False) -> PriceFunction:
+        """Trains (once); returns self. verbose prints a line per history record."""
+        self.history, self.timings = self.trainer.run(print if verbose else None)
+        return self
+
+    def _evaluate(self, spots: Any, volatility: Any, rate: Any) -> dict[str, np.ndarray]:
+        points = np.asarray(spots, np.float64)
+        given = {name: value for name, value in (("volatility", volatility), ("rate", rate)) if value is not None}
+        fixed = {"volatility": self.model.volatilities, "rate": self.model.rate}
+        for name in set(given) - set(self.ranges.names):
+            if not np.allclose(given[name], fixed[name]):
+                raise ParameterError(name, f"was fixed at {fixed[name]} for training; give a {name}_range to vary it")
+            del given[name]
+        return self.trainer.solution.evaluate(points / self.unit, given)
+
+    def price(self, spots: Any, volatility: Any = None, rate: Any = None) -> np.ndarray:
+        """Prices at spots [n, d] (or one point [d]), shape [n]; volatility, rate: a number or [n]
+        values inside their ranges (None: the range's midpoint, or the model's value without a range)."""
+        return self.unit * self._evaluate(spots, volatility, rate)["u"]
+
+    def deltas(self, spots: Any, volatility: Any = None, rate: Any = None) -> np.ndarray:
+        """d price / d S_i at each point, shape [n, d] (the price network's gradient)."""
+        return self._evaluate(spots, volatility, rate)["grad_x"]
+
+    def vegas(self, spots: Any, volatility: Any = None, rate: Any = None) -> np.ndarray:
+        """d price / d volatility (all assets' volatility moved together), shape [n]."""
+        return self._sensitivity("volatility", spots, volatility, rate)
+
+    def rhos(self, spots: Any, volatility: Any = None, rate: Any = None) -> np.ndarray:
+        """d price / d rate, shape [n]."""
+        return self._sensitivity("rate", spots, volatility, rate)
+
+    def _sensitivity(self, name: str, spots: Any, volatility: Any, rate: Any) -> np.ndarray:
+        if name not in self.ranges.names:
+            raise ParameterError(f"{name}_range", f"was not given, so the price has no {name} sensitivity")
+        return self.unit * self._evaluate(spots, volatility, rate)["grad_p"][:, self.ranges.names.index(name)]
+
+    def sample_points(self, num_points: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Uniform random spots [n, d], volatilities [n] and rates [n] of the training region."""
+        rng = np.random.default_rng(seed)
+        spots = rng.uniform(self.spot_region.low, self.spot_region.high, (num_points, self.model.dim))
+        columns = {name: rng.uniform(lo, hi, num_points)
+                   for name, lo, hi in zip(self.ranges.names, self.ranges.low, self.ranges.high)}
+        volatility = columns.get("volatility", np.full(num_points, np.nan))
+        rate = columns.get("rate", np.full(num_points, self.model.rate))
+        return spots, volatility, rate
+
+    def check(self, num_points: int = 30, paths: int = 10 ** 6, seed: int = 0) -> BookCheck:
+        """Prices, deltas and vegas at num_points random points of the region against Monte Carlo
+        (exact simulation, antithetic, `paths` paths per point; vegas by central differences of
+        bump VEGA_BUMP * volatility with common random numbers)."""
+        num_points = positive_int("num_points", num_points)
+        spots, volatility, rate = self.sample_points(num_points, seed)
+        has_vol = "volatility" in self.ranges.names
+        vol_arg = volatility if has_vol else None
+        rate_arg = rate if "rate" in self.ranges.names else None
+        rows: dict[str, list] = {k: [] for k in ("price", "half", "deltas", "delta_half", "vega", "vega_half")}
+        for i in range(num_points):
+            vols = volatility[i] if has_vol else self.model.volatilities
+            market = self._market(spots[i], vols, rate[i])
+            estimate = black_scholes_price(self.payoff, market, self.maturity, num_paths=paths, seed=seed + 1 + i)
+            deltas, delta_half = black_scholes_deltas(self.payoff, market, self.maturity, num_paths=paths,
+                                                      seed=seed + 1 + i)
+            rows["price"].append(estimate.value)
+            rows["half"].append(estimate.half_width)
+            rows["deltas"].append(deltas)
+            rows["delta_half"].append(delta_half)
+            if has_vol:
+                vega, half = self._reference_vega(spots[i], volatility[i], rate[i], paths, seed + 1 + i)
+                rows["vega"].append(vega)
+                rows["vega_half"].append(half)
+        return BookCheck(spots, volatility, rate, self.price(spots, vol_arg, rate_arg), np.array(rows["price"]),
+                         np.array(rows["half"]), self.deltas(spots, vol_arg, rate_arg), np.array(rows["deltas"]),
+                         np.array(rows["delta_half"]), self.vegas(spots, vol_arg, rate_arg) if has_vol else None,
+                         np.array(rows["vega"]) if has_vol else None, np.array(rows["vega_half"]) if has_vol else None)
+
+    def _market(self, spots: np.ndarray, volatilities: Any, rate: float) -> BlackScholesModel:
+        return BlackScholesModel(spots, rate, volatilities, self.model.dividend_yields, self.model.correlation)
+
+    def _reference_vega(self, spots: np.ndarray, volatility: float, rate: float, paths: int,
+                        seed: int) -> tuple[float, float]:
+        """Central difference of Monte Carlo prices at volatility (1 +- VEGA_BUMP) on common random
+        numbers, with its 95% half-width: each path's normals are recovered from its terminal prices at
+        `volatility` and re-used at both bumped volatilities, so the interval is the difference's own."""
+        market = self._market(spots, volatility, rate)
+        bump = VEGA_BUMP * volatility
+        spot_row = tf.constant(market.spots[np.newaxis], tf.float64)
+        drift = (rate - market.dividend_yields) * self.maturity
+
+        def difference(terminal: tf.Tensor) -> tf.Tensor:
+            # log(S_T / S_0) = drift - vol^2 T / 2 + vol W_T: recover W_T, then move vol alone
+            spots_t = tf.cast(spot_row, terminal.dtype)
+            brownian = (tf.math.log(terminal / spots_t) - drift + 0.5 * volatility ** 2 * self.maturity) / volatility
+            bumped = [self.payoff(spots_t * tf.exp(drift - 0.5 * v ** 2 * self.maturity + v * brownian))
+                      for v in (volatility + bump, volatility - bump)]
+            return (bumped[0] - bumped[1]) / (2 * bump)
+
+        estimate = black_scholes_price(difference, market, self.maturity, num_paths=paths, seed=seed)
+        return estimate.value, estimate.half_width
+
+    def save(self, directory: str | Path) -> Path:
+        """Writes book.json (the problem and options) and the trained weights into directory."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        model = self.model
+        description = {
+            "payoff": self.payoff.to_params(),
+            "model": {"spots": model.spots.tolist(), "rate": model.rate, "volatilities": model.volatilities.tolist(),
+                      "dividend_yields": model.dividend_yields.tolist(),
+                      "correlation": None if model.correlation is None else model.correlation.tolist()},
+            "maturity": self.maturity, "time_steps": self.time_steps,
+            "spot_range": [self.spot_region.low.tolist(), self.spot_region.high.tolist()],
+            "ranges": self.ranges.to_mapping(), "options": self.options.to_dict(), "timings": self.timings,
+        }
+        (directory / "book.json").write_text(json.dumps(description, indent=2) + "\n")
+        tf.train.Checkpoint(model=self.trainer.model).write(str(directory / "weights"))
+        return directory
+
+
+def price_function(payoff: Payoff, model: BlackScholesModel, maturity: float, *, spot_range: Any,
+                   volatility_range: Any = None, rate_range: Any = None, time_steps: int = PRICING_TIME_STEPS,
+                   verbose: bool = False, **solver_options: Any) -> PriceFunction:
+    """Trains one network for the price of `payoff` over spots in spot_range and parameters in their ranges.
+
+    spot_range: (low, high), numbers for every asset or one per asset;
+    volatility_range, rate_range: (low, high) or None (model's value, fixed).
+    model gives the dimension, dividend yields and correlation (and the fixed
+    values). solver_options override BOOK_OPTIONS. Inputs are validated
+    before any training; errors are ParameterErrors naming the field.
+    """
+    return PriceFunction(payoff, model, maturity, spot_range, volatility_range, rate_range, time_steps,
+                         **solver_options).train(verbose)
+
+
+def load_price_function(directory: str | Path) -> PriceFunction:
+    """A PriceFunction saved by PriceFunction.save, with its weights, without training."""
+    directory = Path(directory)
+    path = directory / "book.json"
+    if not path.is_file():
+        raise ParameterError("directory", f"{directory} holds no book.json (not a saved price function)")
+    saved = json.loads(path.read_text())
+    market = saved["model"]
+    model = BlackScholesModel(market["spots"], market["rate"], market["volatilities"], market["dividend_yields"],
+                              market["correlation"])
+    ranges = saved["ranges"]
+    book = PriceFunction(payoff_from_params(saved["payoff"]), model, saved["maturity"], saved["spot_range"],
+                         ranges.get("volatility"), ranges.get("rate"), saved["time_steps"], **saved["options"])
+    tf.train.Checkpoint(model=book.trainer.model).read(str(directory / "weights")).expect_partial()
+    book.timings = saved["timings"]
+    return book
+
+
+def _bounds(field: str, value: Any, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(low [dim], high [dim]) from (low, high), each a number or one per coordinate; low < high."""
+    if not isinstance(value, Sequence | np.ndarray) or len(value) != 2:
+        raise ParameterError(field, f"must be (low, high), got {value!r}")
+    low, high = vector(field, value[0], dim), vector(field, value[1], dim)
+    if np.any(low >= high):
+        raise ParameterError(field, f"needs low < high, got {value!r}")
+    return low, high

@@ -1,0 +1,295 @@
+"""Deep BSDE over a region of starting points and a range of model parameters.
+
+The start X_0 is drawn from a distribution nu (deepbsde.solver.regions.Region)
+and model parameters p from ranges, independently for every path; Y_0 = U(X_0, p)
+and Z_0 = sigma^T grad_x U(X_0, p) by automatic differentiation, p is an extra input of
+every time step's subnetwork, and the loss is still E|g(X_N) - Y_N|^2. Its
+minimiser has U(x, p) = u(0, x; p) on the support of nu, so one training gives
+u(0, .) and, by automatic differentiation of U, grad_x u and the sensitivities
+in p (parametric Kolmogorov equations: Berner, Dablander, Grohs, NeurIPS 2020;
+deep BSDE: Han, Jentzen, E, PNAS 2018).
+
+The start network has no batch normalisation and smooth (tanh) units, so U evaluated at any batch of
+points (or a single point) is the function that was trained, and its gradient
+is smooth; its inputs are standardised by the region's centre and scale instead.
+The later subnetworks are the stacked ones of the point solver, with p appended
+to X_n. The training step is compiled as the point solver's is.
+"""
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from deepbsde.errors import DivergenceError, ParameterError
+from deepbsde.solver.history import HistoryRecord
+from deepbsde.solver.model import clipped_square_loss
+from deepbsde.solver.networks import StackedSubnetworks
+from deepbsde.solver.optimizer import adam, current_learning_rate
+from deepbsde.solver.options import SolverOptions
+from deepbsde.solver.regions import ParameterRanges, Region
+from deepbsde.solver.training import VALIDATION_STREAM
+from equations.base import Equation
+
+
+class RegionProblem(abc.ABC):
+    """A semilinear parabolic PDE whose solution is wanted on a region and a parameter range.
+
+    Subclasses give the forward paths, f and g as functions of the per-path
+    parameters p [batch, k] (columns in the order of `parameters.names`).
+    """
+
+    def __init__(self, dim: int, total_time: float, num_time_interval: int, region: Region,
+                 parameters: ParameterRanges, y0_range: tuple[float, float]):
+        if region.dim != dim:
+            raise ParameterError("x0_region", f"has dimension {region.dim} but the equation has dim {dim}")
+        self.dim = dim
+        self.total_time = float(total_time)
+        self.num_time_interval = int(num_time_interval)
+        self.delta_t = self.total_time / self.num_time_interval
+        self.region = region
+        self.parameters = parameters
+        self.y0_range = y0_range
+
+    def increments(self, batch_size: int, seed: Any, dtype: tf.DType) -> tf.Tensor:
+        """Brownian increments dW [N, batch, d], each entry N(0, dt)."""
+        shape = [self.num_time_interval, batch_size, self.dim]
+        return tf.random.stateless_normal(shape, seed=tf.cast(seed, tf.int64), dtype=dtype) * np.sqrt(self.delta_t)
+
+    @abc.abstractmethod
+    def paths(self, dw: tf.Tensor, x0: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+        """X [N+1, batch, d] from increments dw [N, batch, d], starts x0 [batch, d], parameters p [batch, k]."""
+
+    @abc.abstractmethod
+    def f(self, t: float, x: tf.Tensor, y: tf.Tensor, z: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+        """The generator f(t, x, y, z; p), [batch, 1]."""
+
+    @abc.abstractmethod
+    def g(self, x: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+        """The terminal condition g(x; p), [batch, 1]."""
+
+    @abc.abstractmethod
+    def diffusion_transpose_times(self, x: tf.Tensor, p: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
+        """sigma(x; p)^T v for x, v [batch, d]: maps grad u to Z = sigma^T grad u."""
+
+
+class EquationOnRegion(RegionProblem):
+    """A registered equation (no parameters as inputs) with X_0 drawn from `region`."""
+
+    def __init__(self, equation: Equation, region: Region):
+        low, high = equation.y0_range
+        super().__init__(equation.dim, equation.total_time, equation.num_time_interval, region, ParameterRanges(),
+                         (low, high))
+        self.equation = equation
+
+    def increments(self, batch_size, seed, dtype):
+        return self.equation.process.brownian_increments(batch_size, seed, dtype)
+
+    def paths(self, dw, x0, p):
+        return self.equation.process.paths_from_increments(dw, x0)
+
+    def f(self, t, x, y, z, p):
+        return self.equation.f(t, x, y, z)
+
+    def g(self, x, p):
+        return self.equation.g(x)
+
+    def diffusion_transpose_times(self, x, p, v):
+        return self.equation.process.diffusion_transpose_times(x, v)
+
+
+class RegionModel(tf.Module):
+    """Start network U(x, p) -> Y_0 with Z_0 = sigma^T grad_x U, and the stacked subnetworks
+    (X_n, p) -> Z_n / d.
+
+    Z_0 is U's own gradient rather than a second network V: the Z_0 . dW_0 term
+    of the loss then trains grad_x U, the deltas, directly, and u and its
+    gradient come from one function.
+    """
+
+    def __init__(self, problem: RegionProblem, options: SolverOptions, dtype: tf.DType):
+        super().__init__(name="region_bsde")
+        self.problem = problem
+        self.dtype = dtype
+        dim, k, seed = problem.dim, problem.parameters.count, options.seed
+        widths = options.hidden_widths if options.hidden_widths is not None else [dim + k + 10, dim + k + 10]
+        low, high = options.y0_range if options.y0_range is not None else problem.y0_range
+        # Y_0 = y0 + network output: the constant carries the level, the network the variation
+        self.y0 = tf.Variable(tf.random.stateless_uniform([], [seed, 101], low, high, dtype=dtype), name="y0")
+        # tanh: grad_x U and grad_p U are the deltas and vegas; a ReLU network's gradient is piecewise
+        # constant (in a d = 1 test it took 3 distinct values over 5 spots)
+        self.start = StackedSubnetworks(1, dim, widths, False, dtype, seed + 7, input_dim=dim + k,
+                                        output_dim=1, activation=tf.nn.tanh)
+        steps = problem.num_time_interval - 1
+        self.subnetworks = (StackedSubnetworks(steps, dim, widths, options.batch_norm, dtype, seed, input_dim=dim + k)
+                            if steps > 0 else None)
+        self.x_centre = tf.constant(problem.region.centre, dtype)
+        self.x_scale = tf.constant(problem.region.scale, dtype)
+        self.p_centre = tf.constant(problem.parameters.centre, dtype)
+        self.p_scale = tf.constant(problem.parameters.scale, dtype)
+
+    def inputs(self, x: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+        """Standardised [x, p] for x [S, batch, d] and p [batch, k]: [S, batch, d + k]."""
+        p = tf.broadcast_to((p - self.p_centre) / self.p_scale, tf.concat([tf.shape(x)[:2], tf.shape(p)[1:]], 0))
+        return tf.concat([(x - self.x_centre) / self.x_scale, p], axis=2)
+
+    def u(self, x0: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+        """U(x0, p), [batch, 1]."""
+        return self.y0 + self.start(self.inputs(x0[tf.newaxis], p), training=False)[0]
+
+    def y0_z0(self, x0: tf.Tensor, p: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """U(x0, p) [batch, 1] and Z_0 = sigma^T grad_x U [batch, d] (differentiable again, for training)."""
+        with tf.GradientTape() as tape:
+            tape.watch(x0)
+            y = self.u(x0, p)
+        return y, self.problem.diffusion_transpose_times(x0, p, tape.gradient(y, x0))
+
+    def z_later(self, x: tf.Tensor, p: tf.Tensor, training: bool) -> tf.Tensor:
+        """Z_n for n = 1..N-1 from X_n [N-1, batch, d], shape [N-1, batch, d]."""
+        assert self.subnetworks is not None
+        return self.subnetworks(self.inputs(x, p), training) / self.problem.dim
+
+    def terminal_mismatch(self, dw: tf.Tensor, x: tf.Tensor, p: tf.Tensor, training: bool) -> tf.Tensor:
+        """Y_N - g(X_N), shape [batch, 1]."""
+        problem = self.problem
+        y, z0 = self.y0_z0(x[0], p)
+        z = z0[tf.newaxis] if self.subnetworks is None else tf.concat([z0[tf.newaxis],
+                                                                      self.z_later(x[1:-1], p, training)], 0)
+        z_dot_dw = tf.reduce_sum(z * dw, axis=2, keepdims=True)
+        for n in range(problem.num_time_interval):
+            y = y - problem.delta_t * problem.f(n * problem.delta_t, x[n], y, z[n], p) + z_dot_dw[n]
+        return y - problem.g(x[-1], p)
+
+
+class RegionSolution:
+    """The trained u(0, x; p) of a region solve, evaluated on batches of points."""
+
+    def __init__(self, model: RegionModel):
+        self.model = model
+        self.problem = model.problem
+        self._evaluate = tf.function(self._value_and_gradients, reduce_retracing=True)
+
+    def _value_and_gradients(self, x: tf.Tensor, p: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([x, p])
+            y = self.model.u(x, p)
+        gradient = tape.gradient(y, x)
+        return y[:, 0], gradient, tape.gradient(y, p), self.problem.diffusion_transpose_times(x, p, gradient)
+
+    def inputs(self, x: Any, parameters: dict[str, Any] | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """Validated points [n, d] (or one point [d]) and their parameters [n, k] as tensors."""
+        points = np.asarray(x, np.float64)
+        points = points[np.newaxis] if points.ndim == 1 else points
+        if points.ndim != 2 or points.shape[1] != self.problem.dim or not np.all(np.isfinite(points)):
+            raise ParameterError("x", f"must be finite points of shape [n, {self.problem.dim}], got shape "
+                                      f"{points.shape}")
+        p = self.problem.parameters.values(len(points), parameters or {})
+        dtype = self.model.dtype
+        return tf.constant(points, dtype), tf.constant(p, dtype)
+
+    def evaluate(self, x: Any, parameters: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """u(0, x; p) [n], grad_x u [n, d], grad_p u [n, k] (autodiff of U) and Z_0 = sigma^T grad_x u [n, d].
+
+        x: points [n, d]; parameters: {name: number or [n] values}, a missing
+        name at its range's midpoint.
+        """
+        values, gradient, sensitivities, z0 = self._evaluate(*self.inputs(x, parameters))
+        return {"u": values.numpy().astype(np.float64), "grad_x": gradient.numpy().astype(np.float64),
+                "grad_p": sensitivities.numpy().astype(np.float64), "z0": z0.numpy().astype(np.float64)}
+
+    def z(self, step: int, x: Any, parameters: dict[str, Any] | None = None) -> np.ndarray:
+        """The network's Z(t_step, x; p) = sigma^T grad u at points x [n, d], shape [n, d]."""
+        if not 0 <= step < self.problem.num_time_interval:
+            raise ParameterError("step", f"must be in 0..{self.problem.num_time_interval - 1}, got {step}")
+        points, p = self.inputs(x, parameters)
+        if step == 0:
+            return self.model.y0_z0(points, p)[1].numpy()
+        stacked = tf.broadcast_to(points, [self.problem.num_time_interval - 1, *points.shape])
+        return self.model.z_later(stacked, p, training=False)[step - 1].numpy()
+
+
+class RegionTrainer:
+    """Model, Adam and the compiled step of a region solve; options as for the point solver.
+
+    Batch k draws its increments, starts and parameters from (seed, k), so a
+    run is a pure function of its seed.
+    """
+
+    def __init__(self, problem: RegionProblem, options: SolverOptions):
+        self.problem = problem
+        self.options = options
+        self.dtype = tf.as_dtype(options.dtype)
+        self.model = RegionModel(problem, options, self.dtype)
+        self.variables = list(self.model.trainable_variables)
+        self.optimizer = adam(options.lr_boundaries, options.learning_rates, self.variables)
+        self.valid_batch = self._sample(options.valid_size, tf.constant([options.seed, VALIDATION_STREAM], tf.int64))
+        self.sample = tf.function(self._training_batch, reduce_retracing=True)
+        self.update = tf.function(self._update, jit_compile=options.jit_compile, reduce_retracing=True)
+        self.validation_loss = tf.function(self._validation_loss, reduce_retracing=True)
+        self.solution = RegionSolution(self.model)
+
+    @property
+    def step(self) -> int:
+        """Number of training steps taken so far."""
+        return int(self.optimizer.iterations.numpy())
+
+    def _sample(self, count: int, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        fold = tf.random.experimental.stateless_fold_in  # independent streams for starts and parameters
+        dw = self.problem.increments(count, seed, self.dtype)
+        x0 = self.problem.region.sample(count, fold(seed, 1), self.dtype)
+        p = self.problem.parameters.sample(count, fold(seed, 2), self.dtype)
+        return dw, x0, p
+
+    def _training_batch(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        seed = tf.stack([tf.constant(self.options.seed, tf.int64), tf.convert_to_tensor(self.optimizer.iterations)])
+        return self._sample(self.options.batch_size, seed)
+
+    def _update(self, dw: tf.Tensor, x0: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+        x = self.problem.paths(dw, x0, p)
+        with tf.GradientTape() as tape:
+            loss = clipped_square_loss(self.model.terminal_mismatch(dw, x, p, training=True), self.options.loss_clip)
+        self.optimizer.apply(tape.gradient(loss, self.variables), self.variables)
+        return loss
+
+    def _validation_loss(self) -> tf.Tensor:
+        dw, x0, p = self.valid_batch
+        delta = self.model.terminal_mismatch(dw, self.problem.paths(dw, x0, p), p, training=False)
+        return clipped_square_loss(delta, self.options.loss_clip)
+
+    def train_step(self) -> tf.Tensor:
+        """One Adam step on the batch (seed, step); returns its loss."""
+        return self.update(*self.sample())
+
+    def record(self, elapsed: float) -> HistoryRecord:
+        """Validation loss and U at the region's centre (parameters at their midpoints)."""
+        centre = self.solution.evaluate(self.problem.region.centre)["u"][0]
+        return HistoryRecord(self.step, float(self.validation_loss().numpy()), float(centre),
+                             current_learning_rate(self.optimizer), elapsed)
+
+    def run(self, on_record: Callable[[HistoryRecord], None] | None = None) -> tuple[list[HistoryRecord],
+                                                                                     dict[str, float]]:
+        """Trains up to options.iterations; returns the history and the timings
+        (seconds, compile_seconds of the first step, ms_per_iteration of the others).
+        Raises DivergenceError when a loss is not finite or exceeds max_loss."""
+        options = self.options
+        history: list[HistoryRecord] = []
+        start = time.perf_counter()
+        compile_seconds = 0.0
+        while self.step < options.iterations:
+            loss = float(self.train_step().numpy())
+            if compile_seconds == 0.0:
+                compile_seconds = time.perf_counter() - start  # the first step traces and compiles
+            if not np.isfinite(loss) or (options.max_loss is not None and loss > options.max_loss):
+                raise DivergenceError(self.step, loss, options.max_loss)
+            if self.step % options.log_every == 0 or self.step == options.iterations:
+                history.append(self.record(time.perf_counter() - start))
+                if on_record is not None:
+                    on_record(history[-1])
+        seconds = time.perf_counter() - start
+        # the steps after the first, validation records included
+        ms_per_iteration = 1000.0 * (seconds - compile_seconds) / max(len(history) and self.step - 1, 1)
+        return history, {"seconds": seconds, "compile_seconds": compile_seconds, "ms_per_iteration": ms_per_iteration}

@@ -1,0 +1,175 @@
+"""Region solves: the start-point sampler, parameters as network inputs, a small solve against
+closed forms, and save/load of a price function."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import equations
+from deepbsde.cli import main
+from deepbsde.errors import ParameterError
+from deepbsde.finance.market import BlackScholesModel
+from deepbsde.finance.payoffs import MaxCall
+from deepbsde.pricing.book import BlackScholesRegion, load_price_function, price_function
+from deepbsde.reference.black_scholes_mc import black_scholes_closed_form_call
+from deepbsde.solver.options import SolverOptions
+from deepbsde.solver.region import EquationOnRegion, RegionModel
+from deepbsde.solver.regions import ParameterRanges, Region
+
+
+def test_box_samples_cover_the_box_uniformly():
+    region = Region.box([0.0, -1.0], [1.0, 3.0])
+    x = region.sample(20000, [1, 2]).numpy()
+    assert region.contains(x).all()
+    np.testing.assert_allclose(x.mean(axis=0), [0.5, 1.0], atol=0.03)
+    np.testing.assert_allclose(x.std(axis=0), np.array([1.0, 4.0]) / np.sqrt(12), rtol=0.03)
+
+
+def test_balls_have_the_radius_distribution_of_their_kind():
+    dim, radius = 100, 10.0
+    centre = np.arange(dim) / dim
+    distances = {kind: np.linalg.norm(Region.ball(kind, centre, radius).sample(4000, [3, 4]).numpy() - centre, axis=1)
+                 for kind in ("uniform_ball", "radial_ball", "normal")}
+    assert distances["uniform_ball"].max() <= radius
+    # uniform in volume: P(|x| <= r R) = r^d, so at d = 100 all but ~5% lie beyond 0.97 R
+    assert np.mean(distances["uniform_ball"] > 0.97 * radius) == pytest.approx(1 - 0.97 ** dim, abs=0.02)
+    # radial: the distance is uniform on [0, R], the centre included
+    assert distances["radial_ball"].mean() == pytest.approx(radius / 2, rel=0.03)
+    assert np.mean(distances["radial_ball"] < 0.1 * radius) == pytest.approx(0.1, abs=0.02)
+    # normal: radius is the standard deviation per coordinate
+    assert distances["normal"].mean() == pytest.approx(radius * np.sqrt(dim), rel=0.02)
+
+
+def test_region_samples_are_reproducible():
+    region = Region.ball("radial_ball", 0.0, 1.0, 5)
+    np.testing.assert_array_equal(region.sample(10, [7, 8]).numpy(), region.sample(10, [7, 8]).numpy())
+    assert not np.array_equal(region.sample(10, [7, 8]).numpy(), region.sample(10, [7, 9]).numpy())
+
+
+@pytest.mark.parametrize("build, field", [
+    (lambda: Region.box([0.0, 1.0], [1.0, 1.0]), "high"),
+    (lambda: Region.box(0.0, 1.0), "dim"),
+    (lambda: Region.ball("radial_ball", 0.0, -1.0, 3), "radius"),
+    (lambda: Region.ball("sphere", 0.0, 1.0, 3), "kind"),
+    (lambda: Region.ball("normal", [0.0, float("nan")], 1.0), "centre"),
+    (lambda: Region.from_mapping({"kind": "radial_ball", "centre": 0.0, "radius": 1.0, "width": 2}, 3),
+     "x0_region.width"),
+    (lambda: Region.from_mapping({"kind": "box", "low": 0.0}, 3), "x0_region.high"),
+    (lambda: ParameterRanges.from_mapping({"volatility": [0.3, 0.1]}), "volatility"),
+])
+def test_invalid_regions_name_the_field(build, field):
+    with pytest.raises(ParameterError) as error:
+        build()
+    assert error.value.field == field
+
+
+def test_region_mapping_round_trip():
+    region = Region.from_mapping({"kind": "radial_ball", "centre": [1.0, 2.0], "radius": 0.5}, 2)
+    again = Region.from_mapping(region.to_mapping(), 2)
+    assert again.kind == "radial_ball" and again.radius == 0.5
+    np.testing.assert_array_equal(again.centre, [1.0, 2.0])
+
+
+def test_parameter_ranges_sample_inside_and_default_to_midpoints():
+    ranges = ParameterRanges.from_mapping({"volatility": [0.15, 0.25], "rate": 0.05})
+    p = ranges.sample(1000, [1, 1]).numpy()
+    assert p.shape == (1000, 2) and p[:, 0].min() >= 0.15 and p[:, 0].max() <= 0.25
+    np.testing.assert_array_equal(p[:, 1], 0.05)
+    np.testing.assert_allclose(ranges.values(2, {"rate": [0.01, 0.02]}), [[0.2, 0.01], [0.2, 0.02]])
+    with pytest.raises(ParameterError, match="strike"):
+        ranges.values(1, {"strike": 1.0})
+
+
+def test_paths_start_at_the_given_points():
+    equation = equations.get("hjb", dim=3, num_time_interval=4)
+    dw = equation.process.brownian_increments(5, [1, 2], tf.float64)
+    x0 = tf.constant(np.arange(15.0).reshape(5, 3))
+    x = equation.process.paths_from_increments(dw, x0).numpy()
+    np.testing.assert_allclose(x[0], x0.numpy())
+    np.testing.assert_allclose(x[-1] - x[0], np.sqrt(2.0) * dw.numpy().sum(axis=0), atol=1e-12)
+
+
+def test_black_scholes_paths_use_each_paths_volatility_and_rate():
+    model = BlackScholesModel([1.0, 1.0], rate=0.0, volatilities=0.2)
+    ranges = ParameterRanges.from_mapping({"volatility": [0.1, 0.3], "rate": [0.0, 0.1]})
+    problem = BlackScholesRegion(MaxCall(1.0), model, 1.0, 4, Region.box(0.8, 1.2, 2), ranges)
+    dw = problem.increments(3, [1, 2], tf.float64)
+    x0 = tf.constant([[1.0, 0.9], [1.1, 1.0], [0.8, 1.2]], tf.float64)
+    p = tf.constant([[0.1, 0.0], [0.2, 0.05], [0.3, 0.1]], tf.float64)
+    x = problem.paths(dw, x0, p).numpy()
+    vol, rate = p.numpy()[:, :1], p.numpy()[:, 1:]
+    expected = x0.numpy() * np.exp((rate - 0.5 * vol ** 2) * 1.0 + vol * dw.numpy().sum(axis=0))
+    np.testing.assert_allclose(x[-1], expected, rtol=1e-12)
+    np.testing.assert_allclose(problem.f(0.0, x[0], tf.ones([3, 1], tf.float64), None, p).numpy(), -rate)
+
+
+def test_every_network_sees_the_parameters():
+    model = BlackScholesModel([1.0, 1.0], rate=0.05, volatilities=0.2)
+    ranges = ParameterRanges.from_mapping({"volatility": [0.1, 0.3]})
+    problem = BlackScholesRegion(MaxCall(1.0), model, 1.0, 3, Region.box(0.8, 1.2, 2), ranges)
+    network = RegionModel(problem, SolverOptions(dtype="float64", batch_norm=False), tf.float64)
+    x = tf.ones([2, 2], tf.float64)
+    p = tf.constant([[0.1], [0.3]], tf.float64)
+    y0, z0 = network.y0_z0(x, p)
+    later = network.z_later(tf.ones([2, 2, 2], tf.float64), p, training=False).numpy()
+    assert y0[0, 0] != y0[1, 0] and not np.allclose(z0[0], z0[1])
+    assert not np.allclose(later[:, 0], later[:, 1])
+
+
+def test_region_problem_checks_the_dimension():
+    with pytest.raises(ParameterError, match="x0_region"):
+        EquationOnRegion(equations.get("hjb", dim=3), Region.box(0.0, 1.0, 4))
+
+
+SMALL_BOOK = {"time_steps": 4, "iterations": 1000, "batch_size": 256, "learning_rates": [1e-2, 1e-3],
+              "lr_boundaries": [600], "hidden_widths": [16, 16], "jit_compile": False, "seed": 1}
+
+
+@pytest.fixture(scope="module")
+def small_book():
+    """One asset, spots in [90, 110]: the price is the closed-form call."""
+    model = BlackScholesModel([100.0], rate=0.05, volatilities=0.2)
+    return price_function(MaxCall(100.0), model, 1.0, spot_range=(90.0, 110.0), **SMALL_BOOK)
+
+
+def test_small_region_solve_matches_the_closed_form(small_book):
+    spots = np.array([[90.5], [95.0], [100.0], [105.0], [109.5]])
+    exact = np.array([black_scholes_closed_form_call(s, 100.0, 0.05, 0.2, 1.0) for s in spots[:, 0]])
+    np.testing.assert_allclose(small_book.price(spots), exact, rtol=0.03)
+    bump = 0.5
+    exact_delta = np.array([(black_scholes_closed_form_call(s + bump, 100.0, 0.05, 0.2, 1.0)
+                             - black_scholes_closed_form_call(s - bump, 100.0, 0.05, 0.2, 1.0)) / (2 * bump)
+                            for s in spots[:, 0]])
+    np.testing.assert_allclose(small_book.deltas(spots)[:, 0], exact_delta, atol=0.06)
+
+
+def test_small_region_solve_check_against_monte_carlo(small_book):
+    check = small_book.check(num_points=3, paths=20000, seed=0)
+    assert check.vegas is None and check.deltas.shape == (3, 1)
+    assert check.price_rel_errors.max() < 0.03
+
+
+def test_price_function_save_and_load(small_book, tmp_path):
+    spots = np.array([[95.0], [104.0]])
+    loaded = load_price_function(small_book.save(tmp_path / "book"))
+    np.testing.assert_array_equal(loaded.price(spots), small_book.price(spots))
+    with pytest.raises(ParameterError, match="volatility_range"):
+        loaded.vegas(spots)
+    with pytest.raises(ParameterError, match="volatility"):
+        loaded.price(spots, volatility=0.3)
+
+
+def test_evaluate_command_writes_prices_and_deltas(small_book, tmp_path, capsys):
+    from_cli = tmp_path / "out.csv"
+    points = tmp_path / "points.csv"
+    points.write_text("S1\n95.0\n104.0\n")
+    assert main(["evaluate", str(small_book.save(tmp_path / "book")), "--points", str(points),
+                 "--out", str(from_cli)]) == 0
+    header, *rows = [line.split(",") for line in from_cli.read_text().splitlines()]
+    assert header == ["S1", "price", "delta_1"]
+    np.testing.assert_allclose([float(r[1]) for r in rows], small_book.price([[95.0], [104.0]]), rtol=1e-5)
+    np.testing.assert_allclose([float(r[2]) for r in rows], small_book.deltas([[95.0], [104.0]])[:, 0], rtol=1e-5)
+    points.write_text("S1,volatility\n95.0,0.3\n")
+    assert main(["evaluate", str(tmp_path / "book"), "--points", str(points)]) == 2
+    assert "volatility" in capsys.readouterr().err
