@@ -106,6 +106,7 @@ class DeepBSDEModel(tf.Module):
 
     def network_z(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         """Z_n of the subnetworks at X_n for n = 1..N-1: x and result [N-1, batch, d]."""
+        assert self.subnetworks is not None  # there are steps 1..N-1
         if self.robust:
             features = (x - self.x_mean) / self.x_std
             linear = tf.linalg.matmul(features, self.linear_unit * self.linear_step)
