@@ -26,13 +26,16 @@ _EXPORTS = {
     "TrainedSolver": "deepbsde.runs.loading", "load": "deepbsde.runs.loading", "solve": "deepbsde.runs.solve",
     "PriceResult": "deepbsde.pricing.european", "price": "deepbsde.pricing.european",
     "Bermudan": "deepbsde.pricing.early_exercise", "American": "deepbsde.pricing.early_exercise",
+    "Diagnostics": "deepbsde.checks.diagnostics", "NotConvergedWarning": "deepbsde.checks.diagnostics",
 }
 
-__all__ = ["American", "Bermudan", "ConfigError", "DeepBSDEError", "DivergenceError", "HistoryRecord",
-           "ParameterError", "PriceResult", "Result", "RunConfig", "RunFolderError", "SolverOptions",
-           "TrainedSolver", "TrainingInterrupted", "load", "load_config", "price", "solve", "__version__"]
+__all__ = ["American", "Bermudan", "ConfigError", "DeepBSDEError", "Diagnostics", "DivergenceError", "HistoryRecord",
+           "NotConvergedWarning", "ParameterError", "PriceResult", "Result", "RunConfig", "RunFolderError",
+           "SolverOptions", "TrainedSolver", "TrainingInterrupted", "load", "load_config", "price", "solve",
+           "__version__"]
 
 if TYPE_CHECKING:
+    from deepbsde.checks.diagnostics import Diagnostics, NotConvergedWarning
     from deepbsde.errors import (
         ConfigError,
         DeepBSDEError,
