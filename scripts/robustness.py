@@ -53,7 +53,8 @@ def row(group: str, problem: str, dim: int, value: float, reference: float | Non
     error = None if reference is None else abs(value - reference) / abs(reference)
     return {"group": group, "problem": problem, "dim": dim, "value": value, "reference": reference,
             "rel_error": error, "converged": check.converged, "reasons": check.reasons,
-            "loss_ratio": check.loss_ratio, "expect_flag": expect_flag, "seconds": seconds, **extra}
+            "loss_ratio": check.loss_ratio, "notes": check.notes, "expect_flag": expect_flag, "seconds": seconds,
+            **extra}
 
 
 def timed(function, *args, **kwargs):
@@ -172,6 +173,8 @@ def render(rows: list[dict]) -> str:
               for r in deltas]
     lines += ["", "Reasons given by the self-check for the flagged runs:", ""]
     lines += [f"- {r['group']} / {r['problem']}: " + "; ".join(r["reasons"]) for r in rows if not r["converged"]]
+    lines += ["", "Notes (informational, not failing the verdict: the loss above Var g):", ""]
+    lines += [f"- {r['group']} / {r['problem']}: " + "; ".join(r["notes"]) for r in rows if r.get("notes")]
     return "\n".join(lines) + "\n"
 
 
