@@ -28,14 +28,16 @@ _EXPORTS = {
     "Bermudan": "deepbsde.pricing.early_exercise", "American": "deepbsde.pricing.early_exercise",
     "PriceFunction": "deepbsde.pricing.book", "price_function": "deepbsde.pricing.book",
     "load_price_function": "deepbsde.pricing.book",
+    "Diagnostics": "deepbsde.checks.diagnostics", "NotConvergedWarning": "deepbsde.checks.diagnostics",
 }
 
-__all__ = ["American", "Bermudan", "ConfigError", "DeepBSDEError", "DivergenceError", "HistoryRecord",
-           "ParameterError", "PriceFunction", "PriceResult", "Result", "RunConfig", "RunFolderError",
-           "SolverOptions", "TrainedSolver", "TrainingInterrupted", "load", "load_config", "load_price_function",
-           "price", "price_function", "solve", "__version__"]
+__all__ = ["American", "Bermudan", "ConfigError", "DeepBSDEError", "Diagnostics", "DivergenceError", "HistoryRecord",
+           "NotConvergedWarning", "ParameterError", "PriceFunction", "PriceResult", "Result", "RunConfig",
+           "RunFolderError", "SolverOptions", "TrainedSolver", "TrainingInterrupted", "load", "load_config",
+           "load_price_function", "price", "price_function", "solve", "__version__"]
 
 if TYPE_CHECKING:
+    from deepbsde.checks.diagnostics import Diagnostics, NotConvergedWarning
     from deepbsde.errors import (
         ConfigError,
         DeepBSDEError,

@@ -223,6 +223,12 @@ def command_run(args: argparse.Namespace) -> int:
         interval = f" +/- {result.reference_half_width:.2g}" if result.reference_half_width else ""
         print(f"reference = {result.reference:.6f}{interval} ({result.reference_source}); "
               f"relative error = {result.rel_error:.3%}")
+    check = result.diagnostics
+    if check is not None:
+        if check.control_variate is not None:
+            print(f"control-variate Monte Carlo price = {check.control_variate.value:.6f} "
+                  f"+/- {check.control_variate.half_width:.2g} (95%)")
+        print(check.message() if check.converged else f"WARNING: {check.message()}")
     say(f"{result.iterations} iterations in {result.seconds:.1f} s "
         f"({result.ms_per_iteration:.2f} ms/iteration, compile {result.compile_seconds:.1f} s, {result.device})")
     say(f"wrote {out}/: result.json, history.csv, training.png, checkpoints/, model/, tensorboard/")

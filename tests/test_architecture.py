@@ -22,6 +22,7 @@ LAYERS = [
     ("equations",),
     ("deepbsde.reference",),
     ("deepbsde.solver",),
+    ("deepbsde.checks",),
     ("deepbsde.runs",),
     ("deepbsde.pricing",),
     # the interfaces: command line, public names, modules kept at their old paths

@@ -37,8 +37,8 @@ def copy_into_baseline(model, baseline) -> list:
                                           ("bs_default_risk", {"dim": 3, "num_time_interval": 4})])
 def test_baseline_matches_stacked_model_with_copied_weights(name, params):
     eq = equations.get(name, **params)
-    ours = Trainer(eq, SolverOptions(seed=3)).model
-    baseline = BaselineSolver(eq, SolverOptions(seed=4)).model  # other seed: the copy must do the work
+    ours = Trainer(eq, SolverOptions(seed=3, preset="paper")).model
+    baseline = BaselineSolver(eq, SolverOptions(seed=4, preset="paper")).model  # other seed: the copy must do the work
     pairs = copy_into_baseline(ours, baseline)
     assert len(pairs) == len(baseline.trainable_variables)
     dw, x = eq.sample(32, [5, 6], tf.float64)
@@ -84,7 +84,7 @@ def test_host_sampler_draws_brownian_paths_of_the_equation():
 def test_short_baseline_run_reduces_the_loss():
     eq = equations.get("hjb", dim=10, num_time_interval=5)
     options = SolverOptions(iterations=150, log_every=50, learning_rates=[2e-2, 1e-2], lr_boundaries=[100],
-                            y0_range=[0.0, 0.5], seed=2)
+                            y0_range=[0.0, 0.5], seed=2, preset="paper")
     solver = BaselineSolver(eq, options)
     history, timings = solver.run()
     assert [r.step for r in history] == [0, 50, 100, 150]
@@ -97,4 +97,5 @@ def test_short_baseline_run_reduces_the_loss():
 
 def test_baseline_refuses_options_it_does_not_implement():
     with pytest.raises(ValueError, match="batch norm"):
-        BaselineSolver(equations.get("hjb", dim=2, num_time_interval=2), SolverOptions(batch_norm=False))
+        BaselineSolver(equations.get("hjb", dim=2, num_time_interval=2),
+                       SolverOptions(batch_norm=False, preset="paper"))

@@ -286,11 +286,14 @@ def test_a_diverged_run_resumes_with_new_learning_rates(tmp_path):
 def test_a_second_process_on_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "run"
     config = write_config(tmp_path)
-    first = start("run", config, "--out", out, "--quiet", "--set", "solver.iterations=1000000")
+    # a fixed schedule: the robust preset's adaptive one would end the run by itself within seconds
+    endless = ["--set", "solver.iterations=1000000", "--set", "solver.learning_rates=[1.0e-2, 1.0e-2]",
+               "--set", "solver.lr_boundaries=[999999]"]
+    first = start("run", config, "--out", out, "--quiet", *endless)
     try:
         wait_for(lambda: (out / "checkpoints" / "ckpt-100.index").exists())
         before = read_history(out / "history.csv")
-        second = deepbsde("run", config, "--resume", out, "--set", "solver.iterations=1000000")
+        second = deepbsde("run", config, "--resume", out, *endless)
         assert second.returncode == 2 and "another deepbsde process is running in this folder" in second.stderr
         assert read_history(out / "history.csv")[:len(before)] == before
     finally:

@@ -108,8 +108,9 @@ def test_run_folder_records_everything(tmp_path, capsys):
 def test_quiet_prints_only_the_result(tmp_path, capsys):
     assert main(["run", str(write_config(tmp_path)), "--out", str(tmp_path / "q"), "--quiet"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
-    assert len(printed) == 2  # the value, and the reference (Cole-Hopf for this HJB)
+    assert len(printed) == 3  # the value, the reference (Cole-Hopf for this HJB) and the self-check
     assert printed[0].startswith("u(0, x0) = ") and printed[1].startswith("reference = ")
+    assert "self-check" in printed[2]
 
 
 def test_saved_result_loads_back_without_retraining(tmp_path):
@@ -122,7 +123,7 @@ def test_saved_result_loads_back_without_retraining(tmp_path):
     np.testing.assert_array_equal(solver.z(0, np.zeros((2, 4)))[0], result.z0)
     points = np.random.default_rng(0).standard_normal((5, 4))
     z = solver.z(3, points)
-    expected = result.model.subnetworks(tf.tile(tf.constant(points)[None], [5, 1, 1]), training=False)[2] / 4
+    expected = result.model.network_z(tf.tile(tf.constant(points)[None], [5, 1, 1]), training=False)[2]
     np.testing.assert_allclose(z, expected.numpy(), rtol=1e-12)
     first, again = solver.evaluate(512, seed=3), solver.evaluate(512, seed=3)
     assert first == again and np.isfinite(first["loss"])

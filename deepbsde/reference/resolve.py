@@ -105,12 +105,33 @@ def _black_scholes(equation: Equation, cheap: bool, seed: int) -> Estimate:
     return black_scholes_price(equation.g, model, equation.total_time, num_paths=num_paths, seed=seed)
 
 
+#: Second seed word of the points at which `linear_rate` probes f.
+LINEAR_PROBE_STREAM = -4
+
+
+def linear_rate(equation: Equation, probes: int = 64) -> float | None:
+    """r when f(t, x, y, z) = -r y with a constant r (checked at random points), else None."""
+    dtype = tf.float64
+    _, x = equation.sample(probes, [0, LINEAR_PROBE_STREAM], dtype)
+    rng = np.random.default_rng(0)
+    # y over the whole range of g, so a piecewise f (such as a default intensity) shows its kinks
+    size = float(tf.reduce_max(tf.abs(equation.g(x[-1])))) + 1.0
+    y = tf.constant(rng.uniform(-2.0, 2.0, size=(probes, 1)) * size, dtype)
+    z = tf.constant(rng.normal(size=(probes, equation.dim)), dtype)
+    rates = []
+    for n in (0, equation.num_time_interval // 2, equation.num_time_interval - 1):
+        t = n * equation.delta_t
+        one = equation.f(t, x[n], tf.ones_like(y), tf.zeros_like(z)).numpy()
+        if not np.allclose(equation.f(t, x[n], y, z).numpy(), one * y.numpy(), rtol=1e-9, atol=1e-12):
+            return None
+        rates.append(-one)
+    stacked = np.concatenate(rates)
+    return float(stacked[0, 0]) if np.allclose(stacked, stacked[0, 0], rtol=1e-9, atol=1e-12) else None
+
+
 def _discount_rate(equation: Equation) -> float:
-    """r of f = -r y, checked: f must be linear in y and ignore z."""
-    x = tf.constant(equation.x0[np.newaxis], tf.float64)
-    z = tf.ones_like(x)
-    f1, f2, f1z = (float(equation.f(0.0, x, tf.constant([[y]], tf.float64), zz).numpy()[0, 0])
-                   for y, zz in ((1.0, tf.zeros_like(x)), (2.0, tf.zeros_like(x)), (1.0, z)))
-    if not (np.isclose(f2, 2.0 * f1) and np.isclose(f1z, f1)):
+    """r of f = -r y (linear_rate), or a ParameterError."""
+    rate = linear_rate(equation)
+    if rate is None:
         raise ParameterError("equation", f"'{equation.name}': Black-Scholes Monte Carlo needs f = -r y")
-    return -f1
+    return rate

@@ -46,14 +46,14 @@ class TrainedSolver:
         # the stacked networks take all steps at once: place x at the requested one
         assert self.model.subnetworks is not None  # there are steps 1..N-1
         stacked = tf.tile(tf.constant(x)[tf.newaxis], [eq.num_time_interval - 1, 1, 1])
-        z = self.model.subnetworks(stacked, training=False)[step - 1] / eq.dim
+        z = self.model.network_z(stacked, training=False)[step - 1]
         return z.numpy()
 
     def evaluate(self, batch_size: int = 4096, seed: int = 0) -> dict[str, float]:
         """Loss and mean of Y_N - g(X_N) on fresh paths (batch norm in inference mode)."""
         dw, x = self.equation.sample(batch_size, [seed, 2 ** 40], self.model.dtype)
         delta = self.model.terminal_mismatch(dw, x, training=False)
-        return {"loss": float(clipped_square_loss(delta, self.loss_clip)),
+        return {"loss": float(clipped_square_loss(delta, self.loss_clip * self.model.loss_scale)),
                 "mean_mismatch": float(tf.reduce_mean(delta)),
                 "batch_size": batch_size}
 
@@ -75,8 +75,12 @@ def load(directory: str | Path) -> TrainedSolver:
         raise RunFolderError(str(summary_path), f"not a readable result ({shown(str(error))})") from None
     if not isinstance(summary, dict) or "config" not in summary:
         raise RunFolderError(str(summary_path), "not a result (no config)")
+    stored = summary["config"]
+    if isinstance(stored, dict) and isinstance(stored.get("solver"), dict) and "preset" not in stored["solver"]:
+        # saved before the robust preset existed: those runs used the paper's set-up
+        stored = {**stored, "solver": {**stored["solver"], "preset": "paper"}}
     try:
-        config = config_from_mapping(summary["config"])  # also the memory limits
+        config = config_from_mapping(stored)  # also the memory limits
         equation = config.build_equation()
     except ParameterError as error:
         raise RunFolderError(str(summary_path), f"config: {error}") from None

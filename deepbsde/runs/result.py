@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from deepbsde.checks.diagnostics import Diagnostics
 from deepbsde.errors import RunFolderError
 from deepbsde.runs.files import MODEL_SWAP, Manifest, atomic_write, fsync_tree, reason_of, remove_entry
 from deepbsde.solver.history import HISTORY_FIELDS, HistoryRecord
@@ -66,6 +67,7 @@ class Result:
     reference and rel_error are None when no reference is known;
     reference_half_width is the 95% half-width of a Monte Carlo reference.
     model is the trained DeepBSDEModel (kept in memory, written by `save`).
+    diagnostics is the self-check (deepbsde.checks.diagnostics.Diagnostics).
     """
 
     equation: str
@@ -84,6 +86,7 @@ class Result:
     history: list[HistoryRecord] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     model: Any = field(default=None, repr=False, compare=False)
+    diagnostics: Diagnostics | None = None
 
     @property
     def rel_error(self) -> float | None:
@@ -100,7 +103,8 @@ class Result:
                 "rel_error": self.rel_error, "iterations": self.iterations, "seconds": self.seconds,
                 "compile_seconds": self.compile_seconds, "ms_per_iteration": self.ms_per_iteration,
                 "seed": self.seed, "device": self.device, "z0": [float(v) for v in np.ravel(self.z0)],
-                "config": self.config}
+                "config": self.config,
+                "diagnostics": None if self.diagnostics is None else self.diagnostics.to_dict()}
 
     def write(self, directory: str | Path) -> Path:
         """Writes history.csv, then result.json, into `directory` (each atomically); returns it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from deepbsde.checks.diagnostics import self_check, warn_if_not_converged, with_time_grid
 from deepbsde.reference.resolve import resolve_reference
 from deepbsde.runs.limits import check_limits
 from deepbsde.runs.result import Result
@@ -23,25 +24,30 @@ ProgressCallback = Callable[[HistoryRecord, int], None]
 
 def build_result(trainer: Trainer, history: list[HistoryRecord], timings: dict[str, float],
                  reference: Any, config: dict[str, Any]) -> Result:
-    """The Result of a finished training run."""
+    """The Result of a finished training run, self-checked (a NotConvergedWarning if it fails)."""
     known = resolve_reference(trainer.equation, reference)
+    diagnostics = self_check(trainer, history[-1].value, history)
+    warn_if_not_converged(diagnostics, trainer.equation.name)
     return Result(equation=trainer.equation.name, dim=trainer.equation.dim, value=history[-1].value,
                   z0=trainer.z0(), reference=known.value if known else None,
                   reference_source=known.source if known else None,
                   reference_half_width=known.half_width if known else None, iterations=trainer.step,
                   seed=trainer.options.seed, device=device_description(), history=history, config=config,
-                  model=trainer.model, **timings)
+                  model=trainer.model, diagnostics=diagnostics, **timings)
 
 
 def solve(equation: Equation | str, *, reference: Any = "auto", progress: ProgressCallback | None = None,
-          **options: Any) -> Result:
+          check_time_grid: bool = False, **options: Any) -> Result:
     """Solves the PDE of `equation` for u(0, x0) with the deep BSDE method.
 
     equation: an Equation instance, or a registered name (default parameters).
     options: SolverOptions fields (iterations, batch_size, learning_rates, ...).
     reference: "auto" (the equation's exact or published value), a number, or None.
     progress: called as progress(record, total_iterations) at every log point.
-    The returned Result holds the trained model; `result.save(folder)` keeps it.
+    check_time_grid: also solve at twice the time steps for the Euler bias
+    estimate and the Richardson value (result.diagnostics.time_grid).
+    The returned Result holds the trained model; `result.save(folder)` keeps it,
+    and its self-check (result.diagnostics); a NotConvergedWarning says when that fails.
     """
     if isinstance(equation, str):
         equation = get(equation)
@@ -53,7 +59,14 @@ def solve(equation: Equation | str, *, reference: Any = "auto", progress: Progre
     history, timings = trainer.run(observers)
     config = {"equation": {"name": equation.name, **equation.params}, "solver": solver_options.to_dict(),
               "reference": reference}
-    return build_result(trainer, history, timings, reference, config)
+    result = build_result(trainer, history, timings, reference, config)
+    if check_time_grid:
+        finer = type(equation)(**{**equation.params, "num_time_interval": 2 * equation.num_time_interval})
+        value_2n = solve(finer, reference=None, **options).value
+        assert result.diagnostics is not None  # build_result checks every result
+        result.diagnostics = with_time_grid(result.diagnostics, result.value, value_2n)
+        warn_if_not_converged(result.diagnostics, equation.name, stacklevel=3)
+    return result
 
 
 class _ProgressObserver:

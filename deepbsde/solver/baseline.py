@@ -10,7 +10,7 @@ own f and g), clipped loss and initial ranges; only the execution differs.
 It exists so that benchmarks can compare the fast solver with it on
 time per iteration and time to accuracy.
 
-    solver = BaselineSolver(equations.get("hjb"), SolverOptions(iterations=2000))
+    solver = BaselineSolver(equations.get("hjb"), SolverOptions(iterations=2000, preset="paper"))
     history, timings = solver.run()
 """
 from __future__ import annotations
@@ -127,8 +127,8 @@ class BaselineSolver:
     """
 
     def __init__(self, equation: Equation, options: SolverOptions):
-        if not options.batch_norm:
-            raise ValueError("the baseline is the reference design, which always uses batch norm")
+        if options.preset != "paper" or not options.uses_batch_norm:
+            raise ValueError("the baseline is the reference design: it needs preset paper, with batch norm")
         self.equation = equation
         self.options = options
         self.model = BaselineModel(equation, options)

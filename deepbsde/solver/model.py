@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from deepbsde.solver.initialization import estimate_scales
 from deepbsde.solver.networks import StackedSubnetworks
 from deepbsde.solver.options import SolverOptions
 from equations.base import Equation
@@ -11,8 +12,21 @@ from equations.base import Equation
 class DeepBSDEModel(tf.Module):
     """Maps sampled paths (dw, x) to the terminal mismatch Y_N - g(X_N).
 
-    Y_{n+1} = Y_n - f(t_n, X_n, Y_n, Z_n) dt + Z_n . dW_n with Z_0 trainable
-    and Z_n = net_n(X_n) / d for n >= 1 (the reference's output scaling).
+    Y_{n+1} = Y_n - f(t_n, X_n, Y_n, Z_n) dt + Z_n . dW_n with Z_0 trainable.
+    Preset "paper": Z_n = net_n(X_n) / d for n >= 1 (the reference's output
+    scaling), Y_0 uniform in y0_range. Preset "robust": Z_n = s * (net_n(F_n) + F_n L_n)
+    with F_n = (X_n - m_n) / v_n, m_n, v_n the moments of X_n, s the size of Z
+    and L_n a linear term, and Y_0, Z_0 started at estimates, all from pilot
+    paths (deepbsde.solver.initialization). z_coupling (continuation)
+    multiplies Z inside f only.
+
+    Step scales (robust preset): Y_0, Z_0 and L are trained in units of the
+    size of Y, of each Z component and d^(-1/4): the trainable variables are
+    y0_unit, z0_unit and linear_unit with Y_0 = y_scale * y0_unit etc., which
+    makes Adam's steps on Y_0 and Z_0 of the size of the problem. `y0` and `z0`
+    are then non-trainable copies that `refresh` keeps equal to the products
+    (read by the history, the checkpoints and `load`); in preset "paper" they
+    are the trainable variables themselves.
     """
 
     def __init__(self, equation: Equation, options: SolverOptions, dtype: tf.DType):
@@ -20,36 +34,93 @@ class DeepBSDEModel(tf.Module):
         self.equation = equation
         self.dtype = dtype
         dim = equation.dim
-        low, high = options.y0_range if options.y0_range is not None else equation.y0_range
         seed = options.seed
-        self.y0 = tf.Variable(tf.random.stateless_uniform([], [seed, 101], low, high, dtype=dtype), name="y0")
-        self.z0 = tf.Variable(tf.random.stateless_uniform([1, dim], [seed, 102], -0.1, 0.1, dtype=dtype), name="z0")
+        steps = equation.num_time_interval - 1
+        self.robust = options.preset == "robust"
+        if self.robust:
+            scales = estimate_scales(equation, seed)
+            y0 = tf.constant(scales.y0, dtype)
+            z0 = tf.constant(scales.z0.reshape(1, dim), dtype)
+            statistics = {"trainable": False, "dtype": dtype}
+            self.x_mean = tf.Variable(scales.x_mean, name="x_mean", **statistics)
+            self.x_std = tf.Variable(scales.x_std, name="x_std", **statistics)
+            self.z_scale = tf.Variable(scales.z_scale.reshape(1, 1, dim), name="z_scale", **statistics)
+            self.loss_scale = scales.y_scale
+        else:
+            y0 = tf.random.stateless_uniform([], [seed, 101], *equation.y0_range, dtype=dtype)
+            z0 = tf.random.stateless_uniform([1, dim], [seed, 102], -0.1, 0.1, dtype=dtype)
+            self.loss_scale = 1.0
+        if options.y0_range is not None:
+            y0 = tf.random.stateless_uniform([], [seed, 101], *options.y0_range, dtype=dtype)
+        if self.robust:
+            self.y0_step = tf.constant(scales.y_scale, dtype)
+            self.z0_step = tf.constant(scales.z_scale.reshape(1, dim), dtype)
+            self.y0_unit = tf.Variable(y0 / self.y0_step, name="y0_unit")
+            self.z0_unit = tf.Variable(z0 / self.z0_step, name="z0_unit")
+            self.y0 = tf.Variable(y0, trainable=False, name="y0")
+            self.z0 = tf.Variable(z0, trainable=False, name="z0")
+            # a linear term beside each network: many Z are near-linear in X, which a
+            # ReLU network from a random start learns slowly. Each output sums d linear
+            # inputs, so full steps make Z noisy (HJB d = 100: lambda = 1 ends 1.1% off),
+            # steps of 1/sqrt(d) too slow (lambda = 50 stalls at Z = 0); d^(-1/4) was the
+            # best measured compromise (its step scale)
+            self.linear_step = tf.constant(dim ** -0.25, dtype)
+            self.linear_unit = tf.Variable(tf.zeros([steps, dim, dim], dtype), name="linear_unit") if steps else None
+        else:
+            self.y0 = tf.Variable(y0, name="y0")
+            self.z0 = tf.Variable(z0, name="z0")
+        self.z_coupling = tf.Variable(tf.ones([], dtype), trainable=False, name="z_coupling")
         widths = options.hidden_widths if options.hidden_widths is not None else [dim + 10, dim + 10]
         self.hidden_widths = list(widths)
-        steps = equation.num_time_interval - 1
-        self.subnetworks = (StackedSubnetworks(steps, dim, widths, options.batch_norm, dtype, seed,
+        self.subnetworks = (StackedSubnetworks(steps, dim, widths, options.uses_batch_norm, dtype, seed,
                                                times=[equation.delta_t * n for n in range(1, steps + 1)],
                                                shared_weights=options.shared_network,
                                                matmul_dtype=tf.bfloat16 if options.mixed_precision else None)
                             if steps > 0 else None)
+        if self.robust and self.subnetworks is not None and not options.uses_batch_norm:
+            # every Z_n starts at the estimate of Z_0 (the time average of E Z by Ito's isometry)
+            # rather than at 0: where Z has a large mean the networks need not learn it first
+            self.subnetworks.biases[-1].assign(tf.broadcast_to(
+                tf.constant(scales.z0 / scales.z_scale, dtype), self.subnetworks.biases[-1].shape))
+
+    def initial_values(self) -> tuple[tf.Tensor, tf.Tensor]:
+        """Y_0 [] and Z_0 [1, d] as functions of the trainable variables."""
+        if self.robust:
+            return self.y0_unit * self.y0_step, self.z0_unit * self.z0_step
+        return self.y0, self.z0
+
+    def refresh(self) -> None:
+        """Copies the trained Y_0, Z_0 into `y0`, `z0` (robust preset; after every update)."""
+        if self.robust:
+            y0, z0 = self.initial_values()
+            self.y0.assign(y0)
+            self.z0.assign(z0)
 
     def z_all_steps(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         """Z_n for n = 0..N-1, shape [N, batch, d]."""
         batch = tf.shape(x)[1]
-        z0 = tf.broadcast_to(self.z0, [batch, self.equation.dim])[tf.newaxis]
+        z0 = tf.broadcast_to(self.initial_values()[1], [batch, self.equation.dim])[tf.newaxis]
         if self.subnetworks is None:
             return z0
-        z_later = self.subnetworks(x[1:-1], training) / self.equation.dim
-        return tf.concat([z0, z_later], axis=0)
+        return tf.concat([z0, self.network_z(x[1:-1], training)], axis=0)
+
+    def network_z(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        """Z_n of the subnetworks at X_n for n = 1..N-1: x and result [N-1, batch, d]."""
+        assert self.subnetworks is not None  # there are steps 1..N-1
+        if self.robust:
+            features = (x - self.x_mean) / self.x_std
+            linear = tf.linalg.matmul(features, self.linear_unit * self.linear_step)
+            return (self.subnetworks(features, training) + linear) * self.z_scale
+        return self.subnetworks(x, training) / self.equation.dim
 
     def terminal_mismatch(self, dw: tf.Tensor, x: tf.Tensor, training: bool) -> tf.Tensor:
         """Y_N - g(X_N), shape [batch, 1]."""
         eq = self.equation
         z = self.z_all_steps(x, training)
         z_dot_dw = tf.reduce_sum(z * dw, axis=2, keepdims=True)  # [N, batch, 1], one fused op
-        y = tf.ones_like(x[0, :, :1]) * self.y0
+        y = tf.ones_like(x[0, :, :1]) * self.initial_values()[0]
         for n in range(eq.num_time_interval):  # unrolled: only this scalar recursion is sequential
-            y = y - eq.delta_t * eq.f(n * eq.delta_t, x[n], y, z[n]) + z_dot_dw[n]
+            y = y - eq.delta_t * eq.f(n * eq.delta_t, x[n], y, self.z_coupling * z[n]) + z_dot_dw[n]
         return y - eq.g(x[-1])
 
 

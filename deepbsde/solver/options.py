@@ -14,6 +14,7 @@ from deepbsde.errors import ConfigError, ParameterError
 from deepbsde.validation import coerce, shown
 
 DTYPES = ("float32", "float64")
+PRESETS = ("robust", "paper")
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,17 @@ class SolverOptions:
     mixed_precision runs the matmuls in bfloat16 (needs dtype float32).
     steps_per_call: training steps per compiled call (a loop in the graph,
     one host round trip); the batches and the result do not depend on it.
+    preset "paper" is the PNAS 2018 set-up (Y_0 in the equation's range,
+    batch norm, Z = net / d); "robust" starts from pilot-path estimates of
+    the problem's scales (deepbsde.solver.model, deepbsde.solver.initialization).
+    batch_norm None takes the preset's choice; continuation is the fraction
+    of the iterations over which Z's weight inside f rises from 0 to 1. In the
+    robust preset a single learning rate with no boundaries starts an adaptive
+    schedule (deepbsde.solver.adaptive): tenfold drops when the value settles
+    and a stop after the last, iterations being the cap.
     """
 
-    iterations: int = 2000
+    iterations: int = 6000
     batch_size: int = 64
     valid_size: int = 256
     learning_rates: list[float] = field(default_factory=lambda: [1e-2])
@@ -41,7 +50,7 @@ class SolverOptions:
     hidden_widths: list[int] | None = None
     shared_network: bool = False
     y0_range: list[float] | None = None
-    batch_norm: bool = True
+    batch_norm: bool | None = None
     loss_clip: float = 50.0
     dtype: str = "float64"
     mixed_precision: bool = False
@@ -52,6 +61,8 @@ class SolverOptions:
     jit_compile: bool = True
     steps_per_call: int = 10
     devices: list[str] | None = None
+    preset: str = "robust"
+    continuation: float = 0.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], section: str = "solver") -> SolverOptions:
@@ -105,9 +116,23 @@ class SolverOptions:
             fail("seed", f"must fit in a 64-bit integer (|seed| < 2**63), got {shown(self.seed)}")
         if self.dtype not in DTYPES:
             fail("dtype", f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.preset not in PRESETS:
+            fail("preset", f"must be one of {', '.join(PRESETS)}, got {shown(self.preset)}")
+        if not 0 <= self.continuation < 1:
+            fail("continuation", f"must be a fraction in [0, 1), got {self.continuation}")
         if self.mixed_precision and self.dtype != "float32":
             fail("mixed_precision", "needs dtype float32 (bfloat16 matmuls, float32 weights)")
 
     def to_dict(self) -> dict[str, Any]:
         """The options as a plain mapping (the `solver:` section of a configuration)."""
         return dataclasses.asdict(self)
+
+    @property
+    def uses_batch_norm(self) -> bool:
+        """batch_norm, or the preset's choice (the paper's networks have it)."""
+        return self.batch_norm if self.batch_norm is not None else self.preset == "paper"
+
+    @property
+    def adaptive_schedule(self) -> bool:
+        """True for the robust preset's adaptive learning rate (one rate, no boundaries)."""
+        return self.preset == "robust" and not self.lr_boundaries and len(self.learning_rates) == 1

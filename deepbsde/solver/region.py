@@ -125,7 +125,10 @@ class RegionModel(tf.Module):
         self.start = StackedSubnetworks(1, dim, widths, False, dtype, seed + 7, input_dim=dim + k,
                                         output_dim=1, activation=tf.nn.tanh)
         steps = problem.num_time_interval - 1
-        self.subnetworks = (StackedSubnetworks(steps, dim, widths, options.batch_norm, dtype, seed, input_dim=dim + k)
+        # batch norm unless switched off: the region solve was measured with it (docs/region.md); the
+        # robust preset's choice (none) is for the single-point model
+        batch_norm = True if options.batch_norm is None else options.batch_norm
+        self.subnetworks = (StackedSubnetworks(steps, dim, widths, batch_norm, dtype, seed, input_dim=dim + k)
                             if steps > 0 else None)
         self.x_centre = tf.constant(problem.region.centre, dtype)
         self.x_scale = tf.constant(problem.region.scale, dtype)

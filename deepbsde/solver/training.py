@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepbsde.errors import ConfigError, DivergenceError, TrainingInterrupted
+from deepbsde.solver.adaptive import PlateauSchedule
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import DeepBSDEModel, clipped_square_loss
 from deepbsde.solver.optimizer import adam, current_learning_rate
@@ -101,6 +102,12 @@ class Trainer:
             self.model = DeepBSDEModel(equation, options, self.dtype)
             self.variables = list(self.model.trainable_variables)
             self.optimizer = adam(options.lr_boundaries, options.learning_rates, self.variables)
+            # the robust preset's adaptive rate (deepbsde.solver.adaptive) is assigned to
+            # Adam's learning-rate variable from Python at the log points
+            self.plateau = (PlateauSchedule(options.learning_rates[0], self.dtype, self.model.loss_scale)
+                            if options.adaptive_schedule else None)
+            ramp = options.continuation * options.iterations
+            self.continuation_steps = tf.constant(max(ramp, 1.0), self.dtype) if ramp > 0 else None
         self.valid_dw, self.valid_x = equation.sample(options.valid_size, [options.seed, VALIDATION_STREAM],
                                                       self.dtype)
         jit = {"jit_compile": options.jit_compile, "reduce_retracing": True}
@@ -162,15 +169,24 @@ class Trainer:
         x = self.equation.process.paths_from_increments(dw)
         with tf.GradientTape() as tape:
             delta = self.model.terminal_mismatch(dw, x, training=True)
-            loss = clipped_square_loss(delta, self.options.loss_clip)
+            loss = clipped_square_loss(delta, self.options.loss_clip * self.model.loss_scale)
         return loss, tape.gradient(loss, self.variables)
 
+    def _continue(self) -> None:
+        """Sets the weight of Z inside f for this step (continuation); part of every compiled step."""
+        if self.continuation_steps is not None:
+            progress = tf.cast(self.optimizer.iterations, self.dtype) / self.continuation_steps
+            self.model.z_coupling.assign(tf.minimum(progress, 1.0))
+
     def _update(self, dw: tf.Tensor) -> tf.Tensor:
+        self._continue()
         loss, gradients = self._gradients(dw)
         self.optimizer.apply(gradients, self.variables)
+        self.model.refresh()
         return loss
 
     def _distributed_step(self) -> tf.Tensor:
+        self._continue()
         dw = self._increments()
         share = self.options.batch_size // self.strategy.num_replicas_in_sync  # validated to divide
 
@@ -184,11 +200,12 @@ class Trainer:
         loss = self.strategy.reduce(mean, losses, axis=None)
         gradients = [self.strategy.reduce(mean, g, axis=None) for g in gradients]
         self.optimizer.apply(gradients, self.variables)
+        self.model.refresh()
         return loss
 
     def _validation_loss(self) -> tf.Tensor:
         delta = self.model.terminal_mismatch(self.valid_dw, self.valid_x, training=False)
-        return clipped_square_loss(delta, self.options.loss_clip)
+        return clipped_square_loss(delta, self.options.loss_clip * self.model.loss_scale)
 
     def record(self, elapsed: float) -> HistoryRecord:
         """Validation loss and current Y_0 at the current step."""
@@ -198,11 +215,20 @@ class Trainer:
 
     def checkpoint_objects(self) -> dict[str, tf.Module]:
         """Everything a resumed run needs: weights, BN statistics, Adam state and step."""
-        return {"model": self.model, "optimizer": self.optimizer}
+        objects: dict[str, tf.Module] = {"model": self.model, "optimizer": self.optimizer}
+        if self.plateau is not None:
+            objects["schedule"] = self.plateau
+        return objects
+
+    def _set_adaptive_rate(self) -> None:
+        """Gives Adam the adaptive schedule's current rate (also after a restore)."""
+        if self.plateau is not None:
+            self.optimizer.learning_rate = self.plateau.current_rate
 
     def run(self, observers: Sequence[TrainingObserver] = (), history: Sequence[HistoryRecord] = (),
             should_stop: Callable[[], bool] = lambda: False) -> tuple[list[HistoryRecord], dict[str, float]]:
-        """Trains from the current step up to options.iterations.
+        """Trains from the current step up to options.iterations (or until the
+        adaptive learning rate of the robust preset stops it, at a log point).
 
         history: the records of an earlier part of this run (when resuming).
         observers: told of every record and of every checkpoint-worthy step.
@@ -217,6 +243,7 @@ class Trainer:
         start = time.perf_counter()
         compile_seconds = step_seconds = 0.0
         timed_steps = 0
+        self._set_adaptive_rate()
 
         def log() -> None:
             record = self.record(offset + time.perf_counter() - start)
@@ -247,6 +274,11 @@ class Trainer:
                 _notify(observers, "on_started", self.step)
             if self.step % options.log_every == 0 or self.step == options.iterations:
                 log()
+                if self.plateau is not None:
+                    done = self.plateau.observe(history)
+                    self._set_adaptive_rate()
+                    if done:
+                        break
             if options.checkpoint_every and self.step % options.checkpoint_every == 0:
                 for observer in observers:
                     observer.on_checkpoint(self.step)

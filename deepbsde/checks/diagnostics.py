@@ -1,0 +1,143 @@
+"""A self-check of every solve: how far to trust u(0, x0) when there is no reference.
+
+Checks (each failing one adds a reason, and any reason makes the verdict
+"not converged"), and one informational comparison (a note, not a reason):
+
+- loss (informational): the validation loss E|Y_N - g(X_N)|^2 against
+  Var g(X_N), the loss of the trivial Z = 0, Y_0 = E g when f = 0. By Han and
+  Long (Probab. Uncertain. Quant. Risk 5, 2020), |Y_0 - u(0, x0)|^2 <= C (dt
+  + E|g(X_N) - Y_N|^2): a loss above Var g means the Z networks fit poorly.
+  It is not a verdict on Y_0: measured with default options, good runs had
+  loss / Var g of 1.41 (bs_default_risk, 0.01% off) and 1.12
+  (quadratic_gradient, 0.09% off), so as a failing reason it raised false
+  alarms; every deliberately broken run of the battery fails another check
+  (docs/robustness.md), while bs_diff_rates (1.15% off, ratio 1.54) now passes;
+- drift: how much the value still moved over the last part of training;
+- control variate (linear equations, f = -r y): the unbiased Monte Carlo
+  price with the trained Z as control variate (deepbsde.checks.control_variate)
+  must contain the solver's value within the tolerance;
+- time grid (on request): a second solve at 2N; |u_2N - u_N| estimates the
+  Euler bias, 2 u_2N - u_N is the Richardson value.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from deepbsde.checks.control_variate import ControlVariateEstimate, control_variate_estimate
+from deepbsde.reference.resolve import linear_rate
+from deepbsde.solver.history import HistoryRecord
+from deepbsde.solver.training import Trainer
+
+LOSS_RATIO_LIMIT = 1.0     # validation loss / Var g above this: no better than Z = 0
+DRIFT_WINDOW = 0.2         # the last fifth of training
+DRIFT_LIMIT = 0.002        # relative change of the value allowed within it
+AGREEMENT_LIMIT = 0.01     # relative gap allowed beyond the control variate's 95% interval
+TIME_GRID_LIMIT = 0.01     # relative Euler bias estimate allowed
+
+
+class NotConvergedWarning(UserWarning):
+    """A solve's self-check failed; its reasons are in the message."""
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Outcome of the self-check of one solve.
+
+    loss_ratio: validation loss / Var g(X_N) on the validation paths.
+    drift: (max - min) of the value over the last DRIFT_WINDOW of training,
+    relative to max(|value|, std g). control_variate: the linear check, or
+    None. time_grid: {"value_2n", "bias", "richardson"} or None.
+    notes: informational findings that do not fail the verdict (the loss above Var g).
+    """
+
+    converged: bool
+    reasons: list[str]
+    loss_ratio: float
+    drift: float
+    control_variate: ControlVariateEstimate | None = None
+    time_grid: dict[str, float] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as written to result.json."""
+        return {"converged": self.converged, "reasons": list(self.reasons),
+                "loss_ratio": self.loss_ratio if np.isfinite(self.loss_ratio) else None,  # strict JSON
+                "drift": self.drift,
+                "control_variate": None if self.control_variate is None else self.control_variate.to_dict(),
+                "time_grid": self.time_grid, "notes": list(self.notes)}
+
+    def message(self) -> str:
+        """One line: the verdict, its reasons and the notes."""
+        noted = "".join(f" (note: {note})" for note in self.notes)
+        if self.converged:
+            return "self-check passed" + noted
+        return "self-check FAILED, do not trust this value: " + "; ".join(self.reasons) + noted
+
+
+def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: float,
+             control_variate: ControlVariateEstimate | None = None,
+             schedule_finished: bool | None = None) -> Diagnostics:
+    """The self-check of a finished training run.
+
+    payoff_variance: Var g(X_N) on the validation paths. control_variate:
+    the linear check's estimate, where the equation is linear.
+    schedule_finished: with the adaptive learning rate, whether it stopped
+    training itself (False: the iteration cap came first); None otherwise.
+    """
+    reasons: list[str] = []
+    notes: list[str] = []
+    if schedule_finished is False:
+        reasons.append(f"the adaptive learning rate had not settled when the cap of {history[-1].step} "
+                       "iterations stopped training")
+    loss = history[-1].loss
+    ratio = loss / payoff_variance if payoff_variance > 0 else (0.0 if loss == 0 else np.inf)
+    if not ratio <= LOSS_RATIO_LIMIT:
+        notes.append(f"validation loss {loss:.3g} is {ratio:.2f} x Var g(X_T): the Z networks fit poorly")
+    last = history[-1].step
+    window = [r.value for r in history if r.step >= (1.0 - DRIFT_WINDOW) * last] or [value]
+    if len(window) < 2 and len(history) >= 2:
+        window = [history[-2].value, history[-1].value]
+    scale = max(abs(value), np.sqrt(max(payoff_variance, 0.0)), 1e-12)
+    drift = (max(window) - min(window)) / scale
+    if drift > DRIFT_LIMIT:
+        reasons.append(f"the value still moved by {drift:.2%} over the last {DRIFT_WINDOW:.0%} of training")
+    if control_variate is not None:
+        gap = abs(value - control_variate.value)
+        allowed = control_variate.half_width + AGREEMENT_LIMIT * abs(control_variate.value)
+        if gap > allowed:
+            reasons.append(f"the control-variate Monte Carlo price {control_variate.value:.6g} +/- "
+                           f"{control_variate.half_width:.2g} differs from the value by {gap:.3g}")
+    return Diagnostics(not reasons, reasons, float(ratio), float(drift), control_variate, notes=notes)
+
+
+def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord]) -> Diagnostics:
+    """The diagnostics of a trained model, with the control-variate check where f = -r y."""
+    eq = trainer.equation
+    payoff_variance = float(tf.math.reduce_variance(tf.cast(eq.g(trainer.valid_x[-1]), tf.float64)))
+    rate = linear_rate(eq)
+    check = None if rate is None else control_variate_estimate(eq, trainer.model, rate, seed=trainer.options.seed)
+    finished = None if trainer.plateau is None else trainer.plateau.finished
+    return diagnose(value, history, payoff_variance, check, finished)
+
+
+def with_time_grid(diagnostics: Diagnostics, value_n: float, value_2n: float) -> Diagnostics:
+    """Adds the check of a second solve at twice the time steps."""
+    bias = value_2n - value_n
+    grid = {"value_2n": value_2n, "bias": bias, "richardson": 2.0 * value_2n - value_n}
+    reasons = list(diagnostics.reasons)
+    if abs(bias) > TIME_GRID_LIMIT * max(abs(value_2n), 1e-12):
+        reasons.append(f"the value at 2N time steps differs by {bias:.3g}: the time grid is too coarse")
+    return replace(diagnostics, converged=not reasons, reasons=reasons, time_grid=grid)
+
+
+def warn_if_not_converged(diagnostics: Diagnostics, name: str, stacklevel: int = 4) -> None:
+    """Raises a NotConvergedWarning when the self-check failed. stacklevel 4: the caller of
+    solve when called from build_result (warn_if_not_converged < build_result < solve < caller)."""
+    if not diagnostics.converged:
+        warnings.warn(f"{name}: {diagnostics.message()}", NotConvergedWarning, stacklevel=stacklevel)

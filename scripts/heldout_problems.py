@@ -1,0 +1,134 @@
+"""Held-out test equations of the robustness battery, with explicit solutions.
+
+Written for the battery and deliberately NOT registered in `equations`: the
+solver's defaults must work on problems they were not chosen on. Each one
+stresses something the registered benchmarks do not: a value far from 1,
+Z components of very different sizes, GBM and Brownian forward processes,
+f depending on z. Each f is derived from the explicit u so that
+u_t + 1/2 Tr(sigma sigma^T Hess u) + mu . grad u + f(t, x, u, sigma^T grad u) = 0;
+tests/test_robustness_fast.py checks that identity by finite differences.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+import equations
+
+
+def _sum(v: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_sum(v, axis=1, keepdims=True)
+
+
+class LargeHeat(equations.Equation):
+    """X = x0 + W, f = 0, u = 100 + a . x + b sum_i (x_i^2 + T - t): u(0, 0) = 100 + b d T = 110.
+
+    Z_i = a_i + 2 b x_i with a_i from 0.1 to 10 (log-spaced): Z spans two orders of magnitude.
+    """
+
+    defaults = {"dim": 100, "num_time_interval": 20, "b": 0.1}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.a = np.logspace(-1.0, 1.0, self.dim)
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        return tf.zeros_like(y)
+
+    def g(self, x):
+        return self.exact_solution(self.total_time, x)
+
+    def exact_solution(self, t, x):
+        a = tf.constant(self.a, x.dtype)
+        t = tf.cast(t, x.dtype)
+        return 100.0 + _sum(a * x) + self.b * (_sum(tf.square(x)) + self.dim * (self.total_time - t))
+
+
+class GBMMeanZ(equations.Equation):
+    """GBM (drift mu, vol sigma), u = e^{beta (T - t)} mean(x): u(0, 100) = 100 e^{beta T} (about 110.5).
+
+    On the solution sum_i z_i = sigma y, so f = (beta - mu) sum_i z_i / sigma + kappa (y^2 - (sum_i z_i / sigma)^2)
+    is the PDE's f written through z, with a quadratic part that vanishes only on the solution.
+    Z_i = sigma x_i e^{beta (T - t)} / d, about 1 per component.
+    """
+
+    defaults = {"dim": 20, "x0": 100.0, "num_time_interval": 20, "mu": 0.05, "sigma": 0.2, "beta": 0.1,
+                "kappa": 1e-4}
+
+    def build_process(self):
+        return equations.GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
+                                                 drift_rate=self.mu, volatility=self.sigma)
+
+    def f(self, t, x, y, z):
+        through_z = _sum(z) / self.sigma
+        return (self.beta - self.mu) * through_z + self.kappa * (tf.square(y) - tf.square(through_z))
+
+    def g(self, x):
+        return tf.reduce_mean(x, axis=1, keepdims=True)
+
+    def exact_solution(self, t, x):
+        return tf.exp(self.beta * (self.total_time - tf.cast(t, x.dtype))) * tf.reduce_mean(x, axis=1, keepdims=True)
+
+
+class SmallOscillation(equations.Equation):
+    """X = x0 + s W, u = eps (2 + e^{delta (t - T)} sin(lam sum x)): u(0, 0) = 2 eps = 0.002.
+
+    With gamma = s^2 lam^2 d / 2, u_t + L u = (delta - gamma)(u - 2 eps); f adds
+    kappa / eps (|z|^2 / (d s^2 lam^2) + (y - 2 eps)^2 - eps^2 e^{2 delta (t - T)}),
+    zero on the solution, so f depends on y and z nonlinearly. Z is of order 1e-4.
+    """
+
+    defaults = {"dim": 50, "num_time_interval": 20, "scale": 0.5, "eps": 1e-3, "delta": 1.0, "kappa": 1.0}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.lam = 1.0 / np.sqrt(self.dim)
+        self.gamma = 0.5 * self.scale ** 2 * self.lam ** 2 * self.dim
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval, volatility=self.scale)
+
+    def f(self, t, x, y, z):
+        shifted = y - 2.0 * self.eps
+        envelope = self.eps ** 2 * np.exp(2.0 * self.delta * (t - self.total_time))
+        circle = _sum(tf.square(z)) / (self.dim * self.scale ** 2 * self.lam ** 2) + tf.square(shifted)
+        return -(self.delta - self.gamma) * shifted + self.kappa / self.eps * (circle - envelope)
+
+    def g(self, x):
+        return self.exact_solution(self.total_time, x)
+
+    def exact_solution(self, t, x):
+        t = tf.cast(t, x.dtype)
+        return self.eps * (2.0 + tf.exp(self.delta * (t - self.total_time)) * tf.sin(self.lam * _sum(x)))
+
+
+class GBMSquares(equations.Equation):
+    """Linear pricing of sum_i x_i^2 under GBM with drift r and vols from 0.05 to 0.6, f = -r y:
+    u = sum_i x_i^2 e^{(r + sigma_i^2)(T - t)}, u(0, 10) about 1.1e3, Z_i = 2 sigma_i x_i^2 e^{...}."""
+
+    defaults = {"dim": 10, "x0": 10.0, "num_time_interval": 20, "rate": 0.05}
+
+    @property
+    def vols(self) -> np.ndarray:
+        return np.linspace(0.05, 0.6, self.dim)
+
+    def build_process(self):
+        return equations.GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
+                                                 drift_rate=self.rate, volatility=self.vols)
+
+    def f(self, t, x, y, z):
+        return -self.rate * y
+
+    def g(self, x):
+        return _sum(tf.square(x))
+
+    def exact_solution(self, t, x):
+        growth = tf.exp(tf.constant(self.rate + self.vols ** 2, x.dtype) * (self.total_time - tf.cast(t, x.dtype)))
+        return _sum(tf.square(x) * growth)
+
+
+HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation": SmallOscillation,
+           "gbm_squares": GBMSquares}

@@ -1,0 +1,201 @@
+"""Held-out robustness battery: every problem solved with DEFAULT solver options.
+
+    .venv/bin/python scripts/robustness.py --group hjb --group maxcall --group heldout \
+        --group registered --group broken
+    .venv/bin/python scripts/robustness.py --render
+
+Each group appends one JSON line per problem to docs/robustness.jsonl (so
+the groups can run one at a time); --render writes docs/robustness.md from
+it. Groups:
+
+- hjb: HJB d = 100 over lambda against the Cole-Hopf quadrature;
+- maxcall: `deepbsde.price` of a max-call at d = 2, 20, 100 against Monte Carlo, price and deltas;
+- heldout: the equations of scripts/heldout_problems.py (not registered) against their exact solutions;
+- registered: every registered equation at its published parameters, no solver options;
+- broken: deliberately broken runs (too few iterations, too large a learning rate)
+  that the self-check must flag.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from heldout_problems import HELDOUT
+
+import deepbsde
+import equations
+from deepbsde.errors import DivergenceError
+from deepbsde.finance.market import BlackScholesModel
+from deepbsde.finance.payoffs import MaxCall
+from deepbsde.reference import cole_hopf_quadrature
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "robustness.jsonl"
+REPORT = ROOT / "docs" / "robustness.md"
+LAMBDAS = (0.1, 1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)
+REGISTERED = ("allen_cahn", "bs_default_risk", "bs_diff_rates", "burgers", "hjb", "quadratic_gradient",
+              "reaction_diffusion", "black_scholes")
+COMMAND = ".venv/bin/python scripts/robustness.py --group hjb --group maxcall --group heldout --group registered " \
+          "--group broken && .venv/bin/python scripts/robustness.py --render"
+
+
+def row(group: str, problem: str, dim: int, value: float, reference: float | None, result, seconds: float,
+        expect_flag: bool = False, **extra) -> dict:
+    """One line of the table."""
+    check = result.diagnostics
+    error = None if reference is None else abs(value - reference) / abs(reference)
+    return {"group": group, "problem": problem, "dim": dim, "value": value, "reference": reference,
+            "rel_error": error, "converged": check.converged, "reasons": check.reasons,
+            "loss_ratio": check.loss_ratio, "notes": check.notes, "expect_flag": expect_flag, "seconds": seconds,
+            **extra}
+
+
+def timed(function, *args, **kwargs):
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the verdict is in the table
+        out = function(*args, **kwargs)
+    return out, time.perf_counter() - start
+
+
+def group_hjb() -> list[dict]:
+    rows = []
+    for lam in LAMBDAS:
+        eq = equations.get("hjb", dim=100, lam=lam)
+        reference = cole_hopf_quadrature(eq.g, eq.dim, lam, eq.total_time).value
+        result, seconds = timed(deepbsde.solve, eq, reference=reference, dtype="float32")
+        rows.append(row("hjb", f"HJB lambda = {lam:g}", 100, result.value, reference, result, seconds))
+    return rows
+
+
+def group_maxcall() -> list[dict]:
+    rows = []
+    for dim in (2, 20, 100):
+        model = BlackScholesModel(spots=[100.0] * dim, rate=0.05, volatilities=0.2)
+        out, seconds = timed(deepbsde.price, MaxCall(100.0), model, maturity=1.0, seed=1)
+        errors = out.delta_rel_errors
+        rows.append(row("maxcall", "max-call price and deltas", dim, out.price, out.reference.value, out.solver,
+                        seconds, delta_max_error=float(errors.max()), delta_mean_error=float(errors.mean()),
+                        delta_max_half_width=float(np.max(out.delta_half_widths / np.abs(out.reference_deltas)))))
+    return rows
+
+
+def group_heldout() -> list[dict]:
+    rows = []
+    for name, cls in HELDOUT.items():
+        eq = cls()
+        start = time.perf_counter()
+        try:
+            result, seconds = timed(deepbsde.solve, eq, dtype="float32")
+        except DivergenceError as error:  # the solver's own alarm: a row, flagged, not a crash
+            rows.append({"group": "heldout", "problem": name, "dim": eq.dim, "value": float("nan"),
+                         "reference": eq.exact_value(), "rel_error": float("inf"), "converged": False,
+                         "reasons": [str(error)], "loss_ratio": float("nan"), "expect_flag": False,
+                         "seconds": time.perf_counter() - start})
+            continue
+        rows.append(row("heldout", name, eq.dim, result.value, result.reference, result, seconds))
+    return rows
+
+
+def group_registered() -> list[dict]:
+    rows = []
+    for name in REGISTERED:
+        eq = equations.get(name)
+        result, seconds = timed(deepbsde.solve, eq, dtype="float32")
+        rows.append(row("registered", name, eq.dim, result.value, result.reference, result, seconds))
+    return rows
+
+
+def group_broken() -> list[dict]:
+    # a fixed rate (boundaries given, so not the adaptive schedule) of 10 is too large
+    too_large = {"iterations": 1000, "learning_rates": [10.0, 10.0], "lr_boundaries": [500]}
+    cases = [("large_heat, 30 iterations", HELDOUT["large_heat"](), {"iterations": 30}),
+             ("large_heat, fixed learning rate 10", HELDOUT["large_heat"](), too_large),
+             ("gbm_squares, 30 iterations", HELDOUT["gbm_squares"](), {"iterations": 30}),
+             ("gbm_squares, fixed learning rate 10", HELDOUT["gbm_squares"](), too_large),
+             ("HJB lambda = 1, 20 iterations", equations.get("hjb", dim=100), {"iterations": 20}),
+             ("HJB lambda = 1, fixed learning rate 10", equations.get("hjb", dim=100), too_large)]
+    rows = []
+    for label, eq, options in cases:
+        result, seconds = timed(deepbsde.solve, eq, dtype="float32", **options)
+        rows.append(row("broken", label, eq.dim, result.value, result.reference, result, seconds,
+                        expect_flag=True))
+    return rows
+
+
+GROUPS = {"hjb": group_hjb, "maxcall": group_maxcall, "heldout": group_heldout, "registered": group_registered,
+          "broken": group_broken}
+
+
+def render(rows: list[dict]) -> str:
+    lines = ["# Robustness battery", "", "Made by", "", f"    {COMMAND}", "",
+             "Every problem solved with default solver options (no solver section, no y0_range; float32),",
+             "seed 1, on a 2-core CPU shared with other jobs (times are indicative). Verdict: the self-check",
+             "of `deepbsde.checks.diagnostics` (ok = converged, FLAGGED = not converged). The broken runs must be",
+             "flagged, the others must not. Held-out equations (scripts/heldout_problems.py, not registered):",
+             "large_heat (Brownian, u = 110, Z from 0.1 to 10), gbm_mean_z (GBM, u about 110, Z about 1, f",
+             "quadratic in y and z), small_oscillation (Brownian, u = 0.002, f nonlinear in y and z),",
+             "gbm_squares (GBM with vols 0.05 to 0.6, linear, u about 1.2e3).", "",
+             "| group | problem | d | value | reference | rel. error | verdict | loss / Var g | time |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        reference = "-" if r["reference"] is None else f"{r['reference']:.6g}"
+        error = "-" if r["rel_error"] is None else f"{r['rel_error']:.2%}"
+        verdict = "ok" if r["converged"] else "FLAGGED"
+        if r["expect_flag"]:
+            verdict += " (broken run)"
+        if "delta_max_error" in r:
+            error += f"; deltas max {r['delta_max_error']:.2%}, mean {r['delta_mean_error']:.2%}"
+        lines.append(f"| {r['group']} | {r['problem']} | {r['dim']} | {r['value']:.6g} | {reference} | {error} | "
+                     f"{verdict} | {r['loss_ratio']:.3g} | {r['seconds']:.0f} s |")
+    graded = [r for r in rows if not r["expect_flag"] and r["rel_error"] is not None]
+    close = [r for r in graded if r["rel_error"] < 0.01]
+    broken = [r for r in rows if r["expect_flag"]]
+    false_alarms = [r for r in close if not r["converged"]]
+    missed = [r for r in graded if r["rel_error"] >= 0.01 and r["converged"]]
+    deltas = [r for r in rows if "delta_max_error" in r]
+    lines += ["", "## Summary", "",
+              f"- within 1% of the reference with default options: {len(close)} of {len(graded)} problems;",
+              f"- broken runs flagged by the self-check: {sum(not r['converged'] for r in broken)} of {len(broken)};",
+              f"- runs within 1% that the self-check flagged anyway: {len(false_alarms)}"
+              + "".join(f"; {r['problem']} (d = {r['dim']})" for r in false_alarms) + ";",
+              f"- runs 1% or more off that passed the self-check: {len(missed)}"
+              + "".join(f"; {r['problem']} (d = {r['dim']}, {r['rel_error']:.2%})" for r in missed) + ";"]
+    lines += [f"- max-call deltas at d = {r['dim']}: largest error {r['delta_max_error']:.2%}, mean "
+              f"{r['delta_mean_error']:.2%}, largest 95% half-width {r['delta_max_half_width']:.2%} of the delta"
+              for r in deltas]
+    lines += ["", "Reasons given by the self-check for the flagged runs:", ""]
+    lines += [f"- {r['group']} / {r['problem']}: " + "; ".join(r["reasons"]) for r in rows if not r["converged"]]
+    lines += ["", "Notes (informational, not failing the verdict: the loss above Var g):", ""]
+    lines += [f"- {r['group']} / {r['problem']}: " + "; ".join(r["notes"]) for r in rows if r.get("notes")]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--group", action="append", choices=sorted(GROUPS), default=[])
+    parser.add_argument("--render", action="store_true", help=f"write {REPORT.name} from {RESULTS.name}")
+    args = parser.parse_args()
+    for group in args.group:
+        rows = GROUPS[group]()
+        kept = [json.loads(line) for line in RESULTS.read_text().splitlines()] if RESULTS.exists() else []
+        kept = [r for r in kept if r["group"] != group] + rows
+        RESULTS.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        for r in rows:
+            print(json.dumps(r), flush=True)
+    if args.render:
+        rows = [json.loads(line) for line in RESULTS.read_text().splitlines()]
+        order = list(GROUPS)
+        REPORT.write_text(render(sorted(rows, key=lambda r: order.index(r["group"]))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

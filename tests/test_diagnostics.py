@@ -1,0 +1,95 @@
+"""The self-check: its rules on synthetic histories, the control-variate price, and real runs."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deepbsde
+import equations
+from deepbsde.checks.control_variate import ControlVariateEstimate, control_variate_estimate
+from deepbsde.checks.diagnostics import NotConvergedWarning, diagnose, with_time_grid
+from deepbsde.reference.resolve import _discount_rate, linear_rate
+from deepbsde.solver.history import HistoryRecord
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from heldout_problems import HELDOUT
+
+
+def history(values, losses):
+    return [HistoryRecord(100 * i, loss, value, 1e-2, float(i)) for i, (value, loss) in enumerate(zip(values, losses))]
+
+
+def test_settled_run_with_low_loss_passes():
+    check = diagnose(2.0, history([1.0, 1.9, 2.0, 2.0, 2.0, 2.0], [1.0, 0.5, 0.1, 0.1, 0.1, 0.1]), 1.0)
+    assert check.converged and check.reasons == []
+
+
+def test_loss_above_payoff_variance_is_noted_but_not_failing():
+    # measured: good runs (bs_default_risk, quadratic_gradient) end with loss above Var g
+    check = diagnose(2.0, history([2.0] * 6, [3.0] * 6), 1.0)
+    assert check.converged and check.reasons == [] and "Var g" in check.notes[0]
+    assert check.loss_ratio == pytest.approx(3.0) and "note: validation loss" in check.message()
+    assert check.to_dict()["notes"] == check.notes
+
+
+def test_drifting_value_is_flagged():
+    check = diagnose(2.1, history([1.0, 1.5, 1.8, 1.9, 2.0, 2.1], [0.1] * 6), 1.0)
+    assert not check.converged and "moved" in check.reasons[0]
+
+
+def test_disagreeing_control_variate_is_flagged_and_agreeing_one_not():
+    records = history([2.0] * 6, [0.1] * 6)
+    estimate = lambda value: ControlVariateEstimate(value, 0.01, np.zeros(1), np.zeros(1), 0.1, 1000)  # noqa: E731
+    assert diagnose(2.0, records, 1.0, estimate(2.015)).converged
+    assert not diagnose(2.0, records, 1.0, estimate(2.2)).converged
+
+
+def test_time_grid_adds_bias_and_richardson_value():
+    check = with_time_grid(diagnose(2.0, history([2.0] * 6, [0.1] * 6), 1.0), 2.0, 2.1)
+    assert check.time_grid["richardson"] == pytest.approx(2.2)
+    assert not check.converged
+
+
+def test_linear_rate_recognises_f_minus_r_y_only():
+    assert linear_rate(equations.get("black_scholes", dim=2)) == pytest.approx(0.05)
+    assert linear_rate(equations.get("hjb", dim=2)) is None
+    assert linear_rate(equations.get("bs_default_risk", dim=2)) is None
+
+
+def test_black_scholes_reference_uses_the_same_linear_rate():
+    eq = equations.get("black_scholes", dim=2)
+    assert _discount_rate(eq) == linear_rate(eq)
+    with pytest.raises(equations.ParameterError, match="f = -r y"):
+        _discount_rate(equations.get("hjb", dim=2))
+
+
+def test_control_variate_price_and_z0_cover_the_exact_values():
+    eq = HELDOUT["gbm_squares"](dim=3, num_time_interval=10)
+    result = deepbsde.solve(eq, iterations=400, dtype="float32", seed=2)
+    estimate = control_variate_estimate(eq, result.model, eq.rate, paths=2 ** 15, seed=5)
+    assert abs(estimate.value - result.reference) < estimate.half_width
+    exact_z0 = 2.0 * eq.vols * eq.x0 ** 2 * np.exp((eq.rate + eq.vols ** 2) * eq.total_time)
+    assert np.all(np.abs(estimate.z0 - exact_z0) < 1.5 * estimate.z0_half_widths)
+    assert estimate.variance_ratio < 0.5  # the trained Z removes most of the payoff's noise
+
+
+# a fixed rate of 10 (boundaries given: no adaptive schedule) is too large (1 still converges here)
+@pytest.mark.parametrize("options", [{"iterations": 20},
+                                     {"iterations": 300, "learning_rates": [10.0, 10.0], "lr_boundaries": [100]}])
+def test_broken_runs_are_flagged_with_a_warning(options):
+    with pytest.warns(NotConvergedWarning):
+        result = deepbsde.solve(HELDOUT["large_heat"](dim=4, num_time_interval=10), dtype="float32", **options)
+    assert not result.diagnostics.converged
+    assert result.summary()["diagnostics"]["converged"] is False
+
+
+def test_capped_adaptive_run_is_flagged():
+    check = diagnose(2.0, history([2.0] * 6, [0.1] * 6), 1.0, schedule_finished=False)
+    assert not check.converged and "cap" in check.reasons[0]
+
+
+def test_good_run_is_not_flagged():
+    result = deepbsde.solve(HELDOUT["large_heat"](dim=4, num_time_interval=10), dtype="float32")
+    assert result.diagnostics.converged, result.diagnostics.reasons
+    assert result.rel_error < 0.01

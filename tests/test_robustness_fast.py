@@ -1,0 +1,60 @@
+"""Fast subset of the robustness battery (scripts/robustness.py): held-out equations
+checked against their PDE, and small solves with default options against exact values."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import deepbsde
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from heldout_problems import HELDOUT
+
+
+def pde_residual(eq, t: float, x: np.ndarray, h: float = 1e-3) -> np.ndarray:
+    """u_t + 1/2 Tr(sigma sigma^T Hess u) + mu . grad u + f(t, x, u, sigma^T grad u) by central differences
+    (diagonal sigma: the forward processes here are scaled Brownian motions and independent GBMs)."""
+    u = lambda s, y: eq.exact_solution(tf.constant(s, tf.float64), tf.constant(y, tf.float64)).numpy()[:, 0]  # noqa: E731
+    rows = x.shape[0]
+    u0 = u(t, x)
+    u_t = (u(t + h, x) - u(t - h, x)) / (2 * h)
+    grad = np.zeros_like(x)
+    second = np.zeros_like(x)
+    for i in range(eq.dim):
+        step = np.zeros_like(x)
+        step[:, i] = h * np.maximum(1.0, np.abs(x[:, i]))
+        up, down = u(t, x + step), u(t, x - step)
+        grad[:, i] = (up - down) / (2 * step[:, i])
+        second[:, i] = (up - 2 * u0 + down) / step[:, i] ** 2
+    xt = tf.constant(x, tf.float64)
+    sigma_diag = eq.process.diffusion_transpose_times(xt, tf.ones_like(xt)).numpy()
+    drift = eq.process.drift(xt).numpy()
+    z = sigma_diag * grad
+    f = eq.f(t, xt, tf.constant(u0.reshape(rows, 1), tf.float64), tf.constant(z, tf.float64)).numpy()[:, 0]
+    return u_t + 0.5 * np.sum(sigma_diag ** 2 * second, axis=1) + np.sum(drift * grad, axis=1) + f
+
+
+@pytest.mark.parametrize("name", sorted(HELDOUT))
+def test_heldout_equation_solves_its_pde(name):
+    eq = HELDOUT[name](dim=4)
+    _, paths = eq.sample(3, [0, 5], tf.float64)
+    x = paths[eq.num_time_interval // 2].numpy()
+    scale = np.abs(eq.exact_solution(tf.constant(0.5, tf.float64), tf.constant(x)).numpy()).max()
+    assert np.abs(pde_residual(eq, 0.5, x)).max() < 1e-5 * max(scale, 1.0)
+    assert np.allclose(eq.g(tf.constant(x)).numpy(),
+                       eq.exact_solution(tf.constant(eq.total_time, tf.float64), tf.constant(x)).numpy())
+
+
+# small_oscillation (u = 0.002, f quadratic in z with weight 1 / eps) ends 4.7% off at d = 4 with
+# 600 steps (flagged by the self-check); at d = 50 the robust defaults diverge (docs/robustness.md).
+UNMET = pytest.mark.xfail(strict=True, reason="measured: 4.7% off, an open failure of the defaults")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=UNMET) if n == "small_oscillation" else n
+                                  for n in sorted(HELDOUT)])
+def test_default_solve_of_small_heldout_problem_is_within_one_percent(name):
+    eq = HELDOUT[name](dim=4, num_time_interval=10)
+    result = deepbsde.solve(eq, iterations=600, dtype="float32", seed=1)
+    assert result.rel_error < 0.01, (result.value, result.reference)
