@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from deepbsde.validation import correlation_cholesky, finite, vector
+from deepbsde.errors import ParameterError
+from deepbsde.validation import correlation_cholesky, finite, shown, vector
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,3 +54,10 @@ class BlackScholesModel:
         """The same market with every spot multiplied by `factor`."""
         return BlackScholesModel(self.spots * factor, self.rate, self.volatilities, self.dividend_yields,
                                  self.correlation)
+
+
+def checked_model(model: Any) -> BlackScholesModel:
+    """`model` itself when it is a BlackScholesModel; ParameterError naming `model` otherwise."""
+    if not isinstance(model, BlackScholesModel):
+        raise ParameterError("model", f"must be a deepbsde.market.BlackScholesModel, got {shown(model)}")
+    return model

@@ -18,8 +18,9 @@ import tensorflow as tf
 
 from deepbsde.errors import ParameterError
 from deepbsde.finance import relu_networks
+from deepbsde.finance.market import BlackScholesModel, checked_model
 from deepbsde.finance.sparse_relu import ReluNetwork
-from deepbsde.validation import finite, positive, vector
+from deepbsde.validation import finite, positive, shown, vector
 
 
 @dataclass(frozen=True)
@@ -197,3 +198,13 @@ def payoff_from_params(params: Mapping[str, Any]) -> Payoff:
         raise ParameterError("payoff", f"unknown payoff {kind!r}; known payoffs: {', '.join(sorted(PAYOFFS))}")
     cls = PAYOFFS[kind]
     return cls(**{f.name: params[f.name] for f in dataclasses.fields(cls)})
+
+
+def checked_option(payoff: Any, model: Any) -> tuple[Payoff, BlackScholesModel]:
+    """(payoff, model) when they are a Payoff and a BlackScholesModel that fit each other
+    (the pricing APIs' first check); ParameterError naming the field otherwise."""
+    if not isinstance(payoff, Payoff):
+        raise ParameterError("payoff", f"must be a deepbsde.payoffs.Payoff (e.g. MaxCall(100.0)), got {shown(payoff)}")
+    model = checked_model(model)
+    payoff.check_dimension(model.dim)
+    return payoff, model

@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from deepbsde.errors import ParameterError
 from deepbsde.finance.market import BlackScholesModel
-from deepbsde.finance.payoffs import Payoff, payoff_from_params
+from deepbsde.finance.payoffs import Payoff, checked_option, payoff_from_params
 from deepbsde.pricing.european import PRICING_TIME_STEPS
 from deepbsde.reference.black_scholes_mc import black_scholes_deltas, black_scholes_price
 from deepbsde.solver.options import SolverOptions
@@ -138,11 +138,7 @@ class PriceFunction:
     def __init__(self, payoff: Payoff, model: BlackScholesModel, maturity: float, spot_range: Any,
                  volatility_range: Any = None, rate_range: Any = None, time_steps: int = PRICING_TIME_STEPS,
                  **solver_options: Any):
-        if not isinstance(payoff, Payoff):
-            raise ParameterError("payoff", f"must be a deepbsde.payoffs.Payoff (e.g. MaxCall(100.0)), got {payoff!r}")
-        if not isinstance(model, BlackScholesModel):
-            raise ParameterError("model", f"must be a deepbsde.market.BlackScholesModel, got {model!r}")
-        payoff.check_dimension(model.dim)
+        payoff, model = checked_option(payoff, model)
         self.payoff, self.model = payoff, model
         self.maturity = positive("maturity", maturity)
         self.time_steps = positive_int("time_steps", time_steps)

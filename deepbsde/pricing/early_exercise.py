@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from deepbsde.errors import ConfigError, ParameterError
 from deepbsde.finance.market import BlackScholesModel
-from deepbsde.finance.payoffs import Payoff, payoff_from_params
+from deepbsde.finance.payoffs import Payoff, checked_option, payoff_from_params
 from deepbsde.pricing import optimal_stopping
 from deepbsde.reference.estimate import Z_95
 from deepbsde.validation import integer, positive, positive_int, shown, vector
@@ -112,13 +112,9 @@ def price_early_exercise(payoff: Payoff, model: BlackScholesModel, maturity: flo
     bound with `outer_paths` x `inner_paths` nested paths. Fixed `seed`,
     fixed result.
     """
-    if not isinstance(payoff, Payoff):
-        raise ParameterError("payoff", f"must be a deepbsde.payoffs.Payoff, got {payoff!r}")
-    if not isinstance(model, BlackScholesModel):
-        raise ParameterError("model", f"must be a deepbsde.market.BlackScholesModel, got {model!r}")
+    payoff, model = checked_option(payoff, model)
     if not isinstance(exercise, (Bermudan, American)):
         raise ParameterError("exercise", f"must be Bermudan(dates) or American(steps), got {exercise!r}")
-    payoff.check_dimension(model.dim)
     maturity = positive("maturity", maturity)
     seed = integer("seed", seed)
     dates = exercise.exercise_dates(maturity)

@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 
 from deepbsde.checks.control_variate import control_variate_estimate
-from deepbsde.errors import ParameterError
 from deepbsde.finance.market import BlackScholesModel
-from deepbsde.finance.payoffs import Payoff
+from deepbsde.finance.payoffs import Payoff, checked_option
 from deepbsde.pricing.early_exercise import American, Bermudan, EarlyExercisePrice, price_early_exercise
 from deepbsde.reference.black_scholes_mc import black_scholes_deltas, black_scholes_price
 from deepbsde.reference.estimate import Estimate
@@ -98,15 +97,11 @@ def price(payoff: Payoff, model: BlackScholesModel, maturity: float, *, exercise
     """
     if exercise is not None:
         return price_early_exercise(payoff, model, maturity, exercise, **solver_options)
-    if not isinstance(payoff, Payoff):
-        raise ParameterError("payoff", f"must be a deepbsde.payoffs.Payoff (e.g. MaxCall(100.0)), got {payoff!r}")
-    if not isinstance(model, BlackScholesModel):
-        raise ParameterError("model", f"must be a deepbsde.market.BlackScholesModel, got {model!r}")
+    payoff, model = checked_option(payoff, model)
     maturity = positive("maturity", maturity)
     time_steps = positive_int("time_steps", time_steps)
     reference_paths = positive_int("reference_paths", reference_paths, minimum=4)
     delta_paths = positive_int("delta_paths", delta_paths, minimum=4)
-    payoff.check_dimension(model.dim)
     options = SolverOptions.from_mapping({**PRICING_OPTIONS, **solver_options}, section="options")
 
     unit = payoff.unit

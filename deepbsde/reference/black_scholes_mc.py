@@ -17,9 +17,9 @@ import tensorflow as tf
 from scipy.special import ndtr
 
 from deepbsde.errors import ParameterError
-from deepbsde.finance.market import BlackScholesModel
+from deepbsde.finance.market import BlackScholesModel, checked_model
 from deepbsde.reference.estimate import Estimate, RunningMoments, chunks
-from deepbsde.validation import finite, float_dtype, integer, positive, positive_int, shown
+from deepbsde.validation import finite, float_dtype, integer, positive, positive_int
 
 #: payoff(S_T) for terminal prices [batch, d]; returns [batch] or [batch, 1]. A
 #: deepbsde.finance.payoffs.Payoff is one; so is any equation's g.
@@ -37,9 +37,7 @@ def _growth(model: BlackScholesModel, maturity: float, normals: tf.Tensor) -> tf
 
 
 def _checked(model: Any, maturity: Any) -> tuple[BlackScholesModel, float]:
-    if not isinstance(model, BlackScholesModel):
-        raise ParameterError("model", f"must be a deepbsde.market.BlackScholesModel, got {shown(model)}")
-    return model, positive("maturity", maturity)
+    return checked_model(model), positive("maturity", maturity)
 
 
 def _payoff_values(payoff: PayoffFunction, terminal: tf.Tensor) -> tf.Tensor:
