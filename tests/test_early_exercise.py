@@ -2,18 +2,21 @@
 deep optimal stopping pricer with its certified bounds."""
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from deepbsde.errors import ParameterError
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import BasketCall, MaxCall, MinPut
+from deepbsde.pricing.continuation import ContinuationNetwork, ContinuationValue, fit_continuation
 from deepbsde.pricing.early_exercise import American, Bermudan, price_early_exercise
+from deepbsde.pricing.optimal_stopping import Grid, StoppingProblem, initial_weights, train_policy, upper_bound
 from deepbsde.reference import black_scholes_closed_form_call, black_scholes_price
 from deepbsde.reference.binomial import binomial_price
 from deepbsde.reference.longstaff_schwartz import longstaff_schwartz
 
 # small and fast solver settings for the tests (seconds on two CPU cores)
 FAST = {"training_paths": 2 ** 14, "training_steps": 150, "batch_size": 2048, "lower_paths": 2 ** 17,
-            "outer_paths": 200, "inner_paths": 200}
+        "outer_paths": 200, "inner_paths": 200, "regression_paths": 2 ** 14, "regression_steps": 300}
 MAX_CALL_DATES = Bermudan([k / 3 for k in range(10)])
 
 
@@ -127,6 +130,40 @@ def test_exercise_at_time_zero_when_deep_in_the_money():
     assert result.deltas == pytest.approx([-1.0])
 
 
+def test_hedge_ratio_is_the_gradient_of_the_continuation_value_in_the_discounted_prices():
+    model = BlackScholesModel([100.0, 90.0], 0.05, [0.2, 0.3], 0.01)
+    problem = StoppingProblem.build(MinPut(100.0), model, np.linspace(0.0, 1.0, 5), 100.0)
+    grid = Grid(problem, tf.float64)
+    rng = np.random.default_rng(0)
+    weights = initial_weights(rng, 2 * 2 + 2, 8)
+    weights[1], weights[3] = rng.normal(size=8), rng.normal(size=8)  # nonzero biases
+    network = ContinuationNetwork(ContinuationValue(weights, np.zeros(6), np.ones(6), 100.0, 0.0), grid)
+    states, date = tf.constant(rng.normal(0.0, 0.05, (4, 2))), tf.constant(2)
+    ratio = network.hedge_ratio(states, date).numpy()
+    for asset in range(2):
+        shift = np.zeros(2)
+        shift[asset] = 1e-6
+        change = network(states + shift, date) - network(states - shift, date)
+        moved = grid.martingale(states + shift, date) - grid.martingale(states - shift, date)
+        assert np.allclose(ratio[:, asset], change / moved[:, asset], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_hedge_tightens_the_upper_bound_of_a_put_on_a_fine_grid():
+    spot, strike, rate, vol, maturity = 100.0, 100.0, 0.06, 0.2, 1.0
+    dates = np.linspace(0.0, maturity, 21)
+    tree = binomial_price(spot, strike, rate, vol, maturity, call=False, exercise=dates, steps=4000)
+    problem = StoppingProblem.build(MinPut(strike), BlackScholesModel([spot], rate, vol), dates, strike)
+    policy = train_policy(problem, seed=7, paths=2 ** 15, steps=150, batch_size=4096, hidden=16)
+    hedge = ContinuationNetwork(fit_continuation(policy, seed=7, paths=2 ** 15, steps=1000),
+                                Grid(problem, tf.float32)).hedge_ratio
+    plain, plain_error = upper_bound(policy, seed=8, outer_paths=200, inner_paths=200)
+    hedged, hedged_error = upper_bound(policy, seed=8, outer_paths=200, inner_paths=200, hedge=hedge)
+    assert hedged + 3 * hedged_error >= tree  # still an upper bound
+    assert hedged_error < 0.5 * plain_error
+    assert hedged - tree < 0.5 * (plain - tree)
+
+
 def test_longstaff_schwartz_max_call_d2_published_value():
     estimate = longstaff_schwartz(MaxCall(100.0), BlackScholesModel([100.0, 100.0], 0.05, 0.2, 0.1), 3.0,
                                   MAX_CALL_DATES.dates, paths=2 ** 16, seed=5)
@@ -174,7 +211,7 @@ def test_a_bad_bermudan_config_names_the_field(repo, change, field):
 def test_deepbsde_run_prices_the_shipped_bermudan_config(capsys):
     from deepbsde.cli import main
     small = ["solver.training_paths=16384", "solver.training_steps=100", "solver.lower_paths=65536",
-             "solver.outer_paths=200", "solver.inner_paths=200"]
+             "solver.outer_paths=200", "solver.inner_paths=200", "solver.regression_steps=300"]
     assert main(["run", "bermudan_max_call", "--quiet", *[f"--set={item}" for item in small]]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("price = ") and lines[1].startswith("95% interval = [")

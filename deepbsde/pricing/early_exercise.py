@@ -6,7 +6,8 @@
     result.interval   # 95%: [lower - 1.96 s_L, upper + 1.96 s_U]
 
 The method (deep optimal stopping, lower bound on fresh paths, Andersen-Broadie
-dual upper bound) is in `deepbsde.optimal_stopping`.
+dual upper bound) is in `deepbsde.pricing.optimal_stopping`; the hedge that
+reduces the noise of the upper bound in `deepbsde.pricing.continuation`.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import tensorflow as tf
 from deepbsde.errors import ConfigError, ParameterError
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import Payoff, checked_option, payoff_from_params
-from deepbsde.pricing import optimal_stopping
+from deepbsde.pricing import continuation, optimal_stopping
 from deepbsde.reference.estimate import Z_95
 from deepbsde.validation import integer, positive, positive_int, shown, vector
 
@@ -102,15 +103,20 @@ class EarlyExercisePrice:
 def price_early_exercise(payoff: Payoff, model: BlackScholesModel, maturity: float, exercise: Bermudan | American,
                          *, seed: int = 0, training_paths: int = 2 ** 17, training_steps: int = 500,
                          batch_size: int = 8192, hidden: int | None = None, lower_paths: int = 2 ** 20,
-                         outer_paths: int = 1000, inner_paths: int = 1000,
+                         outer_paths: int = 1000, inner_paths: int = 1000, hedge: bool = True,
+                         regression_paths: int = 2 ** 16, regression_steps: int = 2000,
                          dtype: tf.DType = tf.float32) -> EarlyExercisePrice:
     """Price of the option paying payoff(S_t) when exercised at an allowed date t.
 
     Deep optimal stopping on `training_paths` paths (`training_steps` Adam
     steps per date, networks of width `hidden`, default d + 40), then the
     lower bound on `lower_paths` fresh paths and the Andersen-Broadie upper
-    bound with `outer_paths` x `inner_paths` nested paths. Fixed `seed`,
-    fixed result.
+    bound with `outer_paths` x `inner_paths` nested paths. With `hedge`, a
+    continuation value fitted on `regression_paths` fresh paths
+    (`regression_steps` Adam steps) gives the inner paths of the upper bound
+    a hedge as control variate (`deepbsde.pricing.continuation`); without
+    it they use a fixed multiple of the asset prices' increment. Fixed
+    `seed`, fixed result.
     """
     payoff, model = checked_option(payoff, model)
     if not isinstance(exercise, (Bermudan, American)):
@@ -131,11 +137,20 @@ def price_early_exercise(payoff: Payoff, model: BlackScholesModel, maturity: flo
     lower = optimal_stopping.lower_bound(policy, seed=seed, paths=positive_int("lower_paths", lower_paths, 2),
                                          dtype=dtype)
     timings["lower_bound"] = time.perf_counter() - start
+    hedge_ratio = None
+    if hedge and problem.steps > 1:  # with one step there is no later date to learn the hedge from
+        start = time.perf_counter()
+        fitted = continuation.fit_continuation(policy, seed=seed,
+                                               paths=positive_int("regression_paths", regression_paths),
+                                               steps=positive_int("regression_steps", regression_steps),
+                                               dtype=dtype)
+        hedge_ratio = continuation.ContinuationNetwork(fitted, optimal_stopping.Grid(problem, dtype)).hedge_ratio
+        timings["regression"] = time.perf_counter() - start
     start = time.perf_counter()
     upper, upper_error = optimal_stopping.upper_bound(policy, seed=seed,
                                                       outer_paths=positive_int("outer_paths", outer_paths, 2),
                                                       inner_paths=positive_int("inner_paths", inner_paths),
-                                                      dtype=dtype)
+                                                      hedge=hedge_ratio, dtype=dtype)
     timings["upper_bound"] = time.perf_counter() - start
     # the grid may start with t = 0 as a non-exercise time: report the exercise dates only
     on_dates = problem.exercisable

@@ -24,6 +24,7 @@ certified price bounds for Bermudan options on d assets in the Black-Scholes mod
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,8 @@ from deepbsde.finance.market import BlackScholesModel
 from deepbsde.reference.black_scholes_mc import PayoffFunction
 from deepbsde.reference.estimate import RunningMoments, chunks
 
-#: prices [batch, d] -> payoff [batch, 1]
+#: hedge(log(S / S0) [batch, d], date index) -> units of each discounted asset held until the next date
+HedgeRatio = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 # Offsets of the second word of the stateless seeds, so that training, lower-
 # and upper-bound paths drawn from one user seed are independent.
@@ -77,7 +79,7 @@ class StoppingProblem:
         return self.times.size - 1
 
 
-class _Grid:
+class Grid:
     """The problem's constants as tensors of one dtype, and the one-step GBM sampler."""
 
     def __init__(self, problem: StoppingProblem, dtype: tf.DType):
@@ -132,18 +134,19 @@ class StoppingPolicy:
     control: np.ndarray            # [times, d]: control-variate coefficients of the reward from times[k+1] on
 
 
-def _mlp(params: list[tf.Tensor], x: tf.Tensor) -> tf.Tensor:
-    """Logits [batch] of the decision network with parameters (W1, b1, W2, b2, w3, b3)."""
+def mlp(params: list[tf.Tensor], x: tf.Tensor, activation: Callable[[tf.Tensor], tf.Tensor] = tf.nn.relu) -> tf.Tensor:
+    """Output [batch] of a two-hidden-layer network with parameters (W1, b1, W2, b2, w3, b3):
+    the logits of a decision network, or a fitted continuation value."""
     w1, b1, w2, b2, w3, b3 = params
-    hidden = tf.nn.relu(tf.matmul(x, w1) + b1)
-    hidden = tf.nn.relu(tf.matmul(hidden, w2) + b2)
+    hidden = activation(tf.matmul(x, w1) + b1)
+    hidden = activation(tf.matmul(hidden, w2) + b2)
     return tf.linalg.matvec(hidden, w3) + b3
 
 
-class _Decider:
+class Decider:
     """The hard exercise decisions of a policy as a TensorFlow function of (state, date index)."""
 
-    def __init__(self, policy: StoppingPolicy, grid: _Grid):
+    def __init__(self, policy: StoppingPolicy, grid: Grid):
         dtype = grid.dtype
         self.grid = grid
         self.weights = [tf.constant(w, dtype) for w in policy.weights]
@@ -155,12 +158,12 @@ class _Decider:
     def stops(self, log_growth: tf.Tensor, reward: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
         """Whether each path stops at times[k] (given its discounted payoff `reward` there)."""
         x = (self.grid.features(log_growth, reward) - tf.gather(self.shift, k)) / tf.gather(self.scale, k)
-        by_network = _mlp([tf.gather(w, k) for w in self.weights], x) > 0
+        by_network = mlp([tf.gather(w, k) for w in self.weights], x) > 0
         decision = tf.where(tf.gather(self.uses_network, k), by_network, tf.gather(self.always, k))
         return decision & (reward > 0)
 
 
-def _initial_weights(rng: np.random.Generator, features: int, hidden: int) -> list[np.ndarray]:
+def initial_weights(rng: np.random.Generator, features: int, hidden: int) -> list[np.ndarray]:
     """Glorot-uniform weights, zero biases."""
     def glorot(fan_in, fan_out, shape):
         limit = np.sqrt(6.0 / (fan_in + fan_out))
@@ -169,7 +172,7 @@ def _initial_weights(rng: np.random.Generator, features: int, hidden: int) -> li
             np.zeros(hidden), glorot(hidden, 1, (hidden,)), np.zeros(())]
 
 
-def _sample_paths(grid: _Grid, seed: tuple[int, int], count: int) -> tf.Tensor:
+def sample_paths(grid: Grid, seed: tuple[int, int], count: int) -> tf.Tensor:
     """log(S / S0) at every grid time, [count, times, d] (exact GBM sampling)."""
     problem = grid.problem
     normals = tf.random.stateless_normal([count, problem.steps, problem.dim], seed=seed, dtype=grid.dtype)
@@ -190,11 +193,11 @@ def train_policy(problem: StoppingProblem, *, seed: int, paths: int = 2 ** 16, s
     random weights) with a learning rate decaying linearly to a tenth, on
     mini-batches of `batch_size` in-the-money paths.
     """
-    grid = _Grid(problem, dtype)
+    grid = Grid(problem, dtype)
     last = problem.steps
     hidden = hidden or problem.dim + 40
     num_features = 2 * problem.dim + 1
-    log_growth = _sample_paths(grid, (seed, _TRAINING), paths)
+    log_growth = sample_paths(grid, (seed, _TRAINING), paths)
     rewards_all = tf.stack([grid.reward(log_growth[:, k], tf.constant(k)) for k in range(last + 1)], axis=1)
 
     uses_network = problem.exercisable.copy()
@@ -204,16 +207,16 @@ def train_policy(problem: StoppingProblem, *, seed: int, paths: int = 2 ** 16, s
     shift = np.zeros((last + 1, num_features))
     scale = np.ones((last + 1, num_features))
     rng = np.random.default_rng(seed)
-    current = _initial_weights(rng, num_features, hidden)
+    current = initial_weights(rng, num_features, hidden)
     stacked = [np.zeros((last + 1,) + w.shape) for w in current]
 
     variables = [tf.Variable(w, dtype=dtype) for w in current]
-    adam = _Adam(variables, learning_rate)
+    adam = Adam(variables, learning_rate)
 
     @tf.function(jit_compile=True)
     def train_step(x: tf.Tensor, reward_now: tf.Tensor, reward_later: tf.Tensor) -> None:
         with tf.GradientTape() as tape:
-            stop = tf.sigmoid(_mlp(variables, x)) * tf.cast(reward_now > 0, dtype)
+            stop = tf.sigmoid(mlp(variables, x)) * tf.cast(reward_now > 0, dtype)
             # negative expected reward, in strike units so the step size is scale-free
             loss = -tf.reduce_mean(stop * reward_now + (1 - stop) * reward_later) / problem.unit
         adam.apply(tape.gradient(loss, variables))
@@ -238,14 +241,17 @@ def train_policy(problem: StoppingProblem, *, seed: int, paths: int = 2 ** 16, s
             in_the_money = np.flatnonzero(rewards_all[:, k].numpy() > 0)  # the rule never stops elsewhere
             date_steps = (steps if trained else 4 * steps) if in_the_money.size else 0
             trained = trained or date_steps > 0
+            # the later reward less its control variate: the same conditional mean given the
+            # state at date k (optional stopping), a smaller variance, so less noisy decisions
+            later = realised - tf.constant((stopped_martingale - martingales[:, k]) @ control[k], dtype)
             for step in range(date_steps):
                 adam.learning_rate.assign(learning_rate * (1 - 0.9 * step / date_steps))  # linear decay to 10%
                 batch = in_the_money[rng.integers(0, in_the_money.size, batch_size)]
-                train_step(tf.gather(x, batch), tf.gather(rewards_all[:, k], batch), tf.gather(realised, batch))
+                train_step(tf.gather(x, batch), tf.gather(rewards_all[:, k], batch), tf.gather(later, batch))
             current = [v.numpy() for v in variables]
             for s, w in zip(stacked, current):
                 s[k] = w
-            stops = (_mlp(variables, x) > 0) & (rewards_all[:, k] > 0)
+            stops = (mlp(variables, x) > 0) & (rewards_all[:, k] > 0)
             realised = tf.where(stops, rewards_all[:, k], realised)
             stopped_martingale = np.where(stops.numpy()[:, None], martingales[:, k], stopped_martingale)
     if problem.exercisable[0]:
@@ -261,7 +267,7 @@ def _control_coefficients(increments: np.ndarray, rewards: np.ndarray) -> np.nda
     return np.linalg.lstsq(x.astype(np.float64), (rewards - rewards.mean()).astype(np.float64), rcond=None)[0]
 
 
-class _Adam:
+class Adam:
     """Adam (Kingma and Ba 2015) on a fixed list of variables, with moments that
     `reset` clears between dates.
 
@@ -317,8 +323,8 @@ def lower_bound(policy: StoppingPolicy, *, seed: int, paths: int = 2 ** 20, chun
     order, so this is the delta of the option.
     """
     problem = policy.problem
-    grid = _Grid(problem, dtype)
-    decider = _Decider(policy, grid)
+    grid = Grid(problem, dtype)
+    decider = Decider(policy, grid)
     last = problem.steps
     control = tf.constant(policy.control[0], dtype)
 
@@ -362,7 +368,8 @@ def lower_bound(policy: StoppingPolicy, *, seed: int, paths: int = 2 ** 20, chun
 
 
 def upper_bound(policy: StoppingPolicy, *, seed: int, outer_paths: int = 2000, inner_paths: int = 1000,
-                max_batch: int = 2 ** 19, dtype: tf.DType = tf.float32) -> tuple[float, float]:
+                hedge: HedgeRatio | None = None, max_batch: int = 2 ** 19,
+                dtype: tf.DType = tf.float32) -> tuple[float, float]:
     """Andersen-Broadie dual upper bound (mean, standard error) from `outer_paths`
     outer paths with `inner_paths` inner paths per outer path and date.
 
@@ -370,12 +377,16 @@ def upper_bound(policy: StoppingPolicy, *, seed: int, outer_paths: int = 2000, i
     learned rule) is estimated by inner simulation; L_k = h_k where the rule
     stops and C_k where it continues; the martingale is M_0 = 0,
     M_{k+1} = M_k + L_{k+1} - C_k, and the sample is max_k (h_k - M_k) over
-    the exercise dates. Inner noise only raises the bound; the inner means use
-    the control variate of the module docstring.
+    the exercise dates. Inner noise only raises the bound. Each inner reward
+    has a control variate subtracted: `hedge(log_growth, k)`, the number of
+    each discounted asset held from times[k] to times[k + 1] while the rule
+    continues, when given (its gains have mean zero at the stopping date);
+    else the fixed multiple of the discounted asset prices' increment of the
+    module docstring.
     """
     problem = policy.problem
-    grid = _Grid(problem, dtype)
-    decider = _Decider(policy, grid)
+    grid = Grid(problem, dtype)
+    decider = Decider(policy, grid)
     last = problem.steps
     outer_chunk = max(1, min(outer_paths, max_batch // inner_paths))
     control = tf.constant(policy.control, dtype)
@@ -388,18 +399,28 @@ def upper_bound(policy: StoppingPolicy, *, seed: int, outer_paths: int = 2000, i
         log_growth = tf.repeat(start, inner_paths, axis=0)
         normals = tf.random.stateless_normal(tf.stack([last - k, count, problem.dim]), seed=seed_pair, dtype=dtype)
         initial = grid.martingale(log_growth, k)
+        previous = initial
         stopped_martingale = initial
         total = tf.zeros([count], dtype)
+        gains = tf.zeros([count], dtype)  # of the hedge
         alive = tf.ones([count], tf.bool)
         for j in tf.range(k + 1, last + 1):
+            held = None if hedge is None else hedge(log_growth, j - 1)
             log_growth = grid.step(log_growth, j - 1, normals[j - k - 1])
+            current = grid.martingale(log_growth, j)
+            if held is not None:
+                gains += tf.where(alive, tf.reduce_sum(held * (current - previous), axis=1), 0)
+            previous = current
             reward = grid.reward(log_growth, j)
             stops = alive & decider.stops(log_growth, reward, j)
             total += tf.where(stops, reward, 0)
-            stopped_martingale = tf.where(stops[:, None], grid.martingale(log_growth, j), stopped_martingale)
+            stopped_martingale = tf.where(stops[:, None], current, stopped_martingale)
             alive &= ~stops
-        final = tf.where(alive[:, None], grid.martingale(log_growth, last), stopped_martingale)
-        total -= tf.linalg.matvec(final - initial, tf.gather(control, k))
+        if hedge is not None:
+            total -= gains
+        else:
+            final = tf.where(alive[:, None], grid.martingale(log_growth, last), stopped_martingale)
+            total -= tf.linalg.matvec(final - initial, tf.gather(control, k))
         return tf.reduce_mean(tf.reshape(total, [-1, inner_paths]), axis=1)
 
     @tf.function
@@ -421,7 +442,7 @@ def upper_bound(policy: StoppingPolicy, *, seed: int, outer_paths: int = 2000, i
 
     moments = RunningMoments()
     for index, count in chunks(outer_paths, outer_chunk):
-        paths = _sample_paths(grid, (seed, _UPPER + 2 * index), count)
+        paths = sample_paths(grid, (seed, _UPPER + 2 * index), count)
         # inner seeds: odd second words, distinct for every (chunk, date)
         inner = [continuation(paths[:, k], tf.constant(k),
                               tf.constant([seed, _UPPER + 2 * index + 1 + 2 * outer_paths * (k + 1)], tf.int64))
