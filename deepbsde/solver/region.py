@@ -76,6 +76,11 @@ class RegionProblem(abc.ABC):
     def diffusion_transpose_times(self, x: tf.Tensor, p: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
         """sigma(x; p)^T v for x, v [batch, d]: maps grad u to Z = sigma^T grad u."""
 
+    def discount_rate(self, p: tf.Tensor) -> tf.Tensor | None:
+        """r(p) [batch, 1] when the generator is linear, f = -r(p) y (the control-variate estimate of
+        deepbsde.checks needs it); None otherwise."""
+        return None
+
 
 class EquationOnRegion(RegionProblem):
     """A registered equation (no parameters as inputs) with X_0 drawn from `region`."""
