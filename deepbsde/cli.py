@@ -32,6 +32,7 @@ finally:
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import importlib.resources  # noqa: E402
+import io  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
@@ -47,7 +48,7 @@ from deepbsde.pricing.book import load_price_function  # noqa: E402
 from deepbsde.pricing.early_exercise import EarlyExerciseJob, early_exercise_job  # noqa: E402
 from deepbsde.reference.resolve import best_reference  # noqa: E402
 from deepbsde.runs.config import apply_overrides, load_config, read_yaml  # noqa: E402
-from deepbsde.runs.files import LOCK, STAGING, remove_entry  # noqa: E402
+from deepbsde.runs.files import LOCK, STAGING, atomic_write, remove_entry  # noqa: E402
 from deepbsde.runs.runner import run_config  # noqa: E402
 from deepbsde.solver.history import HistoryRecord  # noqa: E402
 from equations.registry import available, equation_class  # noqa: E402
@@ -293,7 +294,9 @@ def command_evaluate(args: argparse.Namespace) -> int:
 
     The CSV has a header; columns named volatility and rate (if any) are the parameters, every other
     column is a spot, in asset order. The output repeats the input columns and adds price,
-    delta_1..delta_d, and vega / rho for the parameters the function was trained over.
+    delta_1..delta_d, and vega / rho for the parameters the function was trained over (the network's);
+    with --paths N also NAME_estimate and NAME_half_width for each of them (the control-variate
+    estimate). --out is written atomically.
     """
     try:
         book = load_price_function(args.run)
@@ -311,16 +314,27 @@ def command_evaluate(args: argparse.Namespace) -> int:
         for name, method in (("volatility", book.vegas), ("rate", book.rhos)):
             if name in book.ranges.names:
                 columns["vega" if name == "volatility" else "rho"] = method(spots, **given)
+        if args.paths:
+            estimate = book.estimate(spots, **given, paths=args.paths, seed=args.seed)
+            pairs = [("price", estimate.prices, estimate.price_half_widths),
+                     *((f"delta_{i + 1}", estimate.deltas[:, i], estimate.delta_half_widths[:, i])
+                       for i in range(estimate.deltas.shape[1])),
+                     ("vega", estimate.vegas, estimate.vega_half_widths),
+                     ("rho", estimate.rhos, estimate.rho_half_widths)]
+            for name, values, half_widths in pairs:
+                if values is not None and half_widths is not None:
+                    columns[f"{name}_estimate"], columns[f"{name}_half_width"] = values, half_widths
     except (ParameterError, OSError, ValueError) as error:
         print(f"deepbsde: {error}", file=sys.stderr)
         return 2
     table = [[*names, *columns]] + [[*(row[n] for n in names), *(f"{values[i]:.6g}" for values in columns.values())]
                                     for i, row in enumerate(rows)]
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows(table)
     if args.out:
-        with open(args.out, "w", newline="") as handle:
-            csv.writer(handle).writerows(table)
+        atomic_write(args.out, text.getvalue())  # a reader never sees half a file; a failure is a RunFolderError
     else:
-        csv.writer(sys.stdout).writerows(table)
+        sys.stdout.write(text.getvalue())
     return 0
 
 
@@ -353,6 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--points", required=True, help="CSV: a header, one spot column per asset, optionally "
                                                           "volatility and rate columns")
     evaluate.add_argument("--out", help="output CSV (default: standard output)")
+    evaluate.add_argument("--paths", type=int, default=0,
+                          help="also the control-variate Monte Carlo estimate with this many paths per point, with "
+                               "95%% half-widths (PriceFunction.estimate)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the estimate's paths")
     evaluate.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     evaluate.set_defaults(handler=command_evaluate)
     return parser

@@ -30,9 +30,11 @@ import numpy as np
 import equations
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import MaxCall
-from deepbsde.pricing.book import price_function, relative_errors
+from deepbsde.pricing.book import PriceFunction, price_function, relative_errors
 from deepbsde.pricing.european import price
+from deepbsde.reference.black_scholes_mc import black_scholes_price
 from deepbsde.reference.cole_hopf import cole_hopf_quadrature
+from deepbsde.runs.plotting import PointSeries, plot_along_line
 from deepbsde.solver.options import SolverOptions
 from deepbsde.solver.region import EquationOnRegion, RegionTrainer
 from deepbsde.solver.regions import Region
@@ -43,9 +45,35 @@ REPO = Path(__file__).resolve().parent.parent
 HJB_OPTIONS = {"iterations": 3000, "batch_size": 512, "learning_rates": [1e-2, 1e-3, 1e-4],
                "lr_boundaries": [1500, 2500], "dtype": "float32", "log_every": 500}
 RADIUS_STEP = 0.05  # central-difference step of the reference gradient norm
+LINE_POINTS = 7  # reference points on the plotted line of the book section
+LINE_VOLATILITY = 0.2
 
 
-def book_section(points: int, paths: int, estimate_paths: int) -> tuple[list[str], dict]:
+def book_line_plot(book: PriceFunction, paths: int, estimate_paths: int, path: Path) -> dict:
+    """The book's price along the diagonal S_i = s for s in [80, 120] (volatility 0.2): the network as a
+    curve, the estimate and Monte Carlo at LINE_POINTS spots with their intervals."""
+    line = np.linspace(80.0, 120.0, 81)
+    curve = book.price(np.repeat(line[:, np.newaxis], 10, axis=1), volatility=LINE_VOLATILITY)
+    at = np.linspace(80.0, 120.0, LINE_POINTS)
+    spots = np.repeat(at[:, np.newaxis], 10, axis=1)
+    estimate = book.estimate(spots, volatility=LINE_VOLATILITY, paths=estimate_paths, seed=1)
+    references = [black_scholes_price(book.payoff, book.market(row, LINE_VOLATILITY, 0.05), 1.0, num_paths=paths,
+                                      seed=100 + i) for i, row in enumerate(spots)]
+    plot_along_line(path, "10-asset max-call along S_1 = ... = S_10 = s, volatility 0.2", "s", "price",
+                    line, curve, "network U(s, ..., s)",
+                    [PointSeries(at, [r.value for r in references], [r.half_width for r in references],
+                                 f"Monte Carlo ({paths:.0e} paths)"),
+                     PointSeries(at + 0.6, estimate.prices, estimate.price_half_widths,
+                                 f"estimate ({estimate_paths} paths, shifted right by 0.6)")])
+    network = book.price(spots, volatility=LINE_VOLATILITY)
+    reference = np.array([r.value for r in references])
+    return {"spots": at.tolist(), "monte_carlo": reference.tolist(), "network": network.tolist(),
+            "estimate": estimate.prices.tolist(),
+            "max_network_rel_error": float(relative_errors(network, reference).max()),
+            "max_estimate_rel_error": float(relative_errors(estimate.prices, reference).max())}
+
+
+def book_section(points: int, paths: int, estimate_paths: int, plot: Path) -> tuple[list[str], dict]:
     model = BlackScholesModel(spots=[100.0] * 10, rate=0.05, volatilities=0.2)
     tick = time.perf_counter()
     single = price(MaxCall(100.0), model, maturity=1.0, seed=1, reference=False)
@@ -102,6 +130,7 @@ def book_section(points: int, paths: int, estimate_paths: int) -> tuple[list[str
         "estimate_deltas_within_combined_95pct_intervals": int((combined <= 1.0).sum()),
         "estimate_max_delta_error_in_combined_half_widths": float(combined.max()),
         "monte_carlo_delta_rel_half_width_max": float((check.delta_half_widths / reference_deltas).max()),
+        "line": book_line_plot(book, paths, estimate_paths, plot), "plot": plot.name,
     }
     for name, (price_errors, delta_errors, vega_errors, _) in errors.items():
         summary[name] = {
@@ -196,6 +225,8 @@ def render(measured: dict) -> str:
             section = measured[name]
             parts += [intro, f"Measured on {section['machine']} at commit {section['commit']} with\n\n"
                              f"    {section['command']}\n", "\n".join(section["table"]),
+                      *([f"\n![price along the diagonal]({section['summary']['plot']})\n"]
+                        if "plot" in section["summary"] else []),
                       "\nSummary (JSON):\n\n```json\n" + json.dumps(section["summary"], indent=2) + "\n```\n"]
     return "\n".join(parts)
 
@@ -218,7 +249,8 @@ def main() -> None:
     measured = json.loads(store.read_text()) if store.exists() else {}
     for name in args.sections:
         if name == "book":
-            lines, summary = book_section(args.points, args.paths, args.estimate_paths)
+            plot = Path(args.out).with_name(Path(args.out).stem + "_book_line.png")
+            lines, summary = book_section(args.points, args.paths, args.estimate_paths, plot)
         else:
             lines, summary = hjb_section(20)
         measured[name] = {"summary": summary, "table": lines, "commit": commit, "command": command.strip(),

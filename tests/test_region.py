@@ -2,6 +2,8 @@
 closed forms, and save/load of a price function."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -171,6 +173,15 @@ def test_evaluate_command_writes_prices_and_deltas(small_book, tmp_path, capsys)
     assert header == ["S1", "price", "delta_1"]
     np.testing.assert_allclose([float(r[1]) for r in rows], small_book.price([[95.0], [104.0]]), rtol=1e-5)
     np.testing.assert_allclose([float(r[2]) for r in rows], small_book.deltas([[95.0], [104.0]])[:, 0], rtol=1e-5)
+    assert main(["evaluate", str(tmp_path / "book"), "--points", str(points), "--out", str(from_cli),
+                 "--paths", "4096"]) == 0
+    header, *rows = [line.split(",") for line in from_cli.read_text().splitlines()]
+    assert header == ["S1", "price", "delta_1", "price_estimate", "price_half_width", "delta_1_estimate",
+                      "delta_1_half_width"]
+    estimate = small_book.estimate([[95.0], [104.0]], paths=4096)
+    np.testing.assert_allclose([float(r[3]) for r in rows], estimate.prices, rtol=1e-5)
+    np.testing.assert_allclose([float(r[6]) for r in rows], estimate.delta_half_widths[:, 0], rtol=1e-5)
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".")] == []  # no temporary file left
     points.write_text("S1,volatility\n95.0,0.3\n")
     assert main(["evaluate", str(tmp_path / "book"), "--points", str(points)]) == 2
     assert "volatility" in capsys.readouterr().err

@@ -280,7 +280,7 @@ class PriceFunction:
         rows: dict[str, list] = {k: [] for k in ("price", "half", "deltas", "delta_half", "vega", "vega_half")}
         for i in range(num_points):
             vols = volatility[i] if has_vol else self.model.volatilities
-            market = self._market(spots[i], vols, rate[i])
+            market = self.market(spots[i], vols, rate[i])
             estimate = black_scholes_price(self.payoff, market, self.maturity, num_paths=paths, seed=seed + 1 + i)
             deltas, delta_half = black_scholes_deltas(self.payoff, market, self.maturity, num_paths=paths,
                                                       seed=seed + 1 + i)
@@ -300,7 +300,8 @@ class PriceFunction:
                          np.array(rows["vega"]) if has_vol else None, np.array(rows["vega_half"]) if has_vol else None,
                          refined)
 
-    def _market(self, spots: np.ndarray, volatilities: Any, rate: float) -> BlackScholesModel:
+    def market(self, spots: np.ndarray, volatilities: Any, rate: float) -> BlackScholesModel:
+        """The book's model (dividends, correlation) at these spots, volatilities and rate."""
         return BlackScholesModel(spots, rate, volatilities, self.model.dividend_yields, self.model.correlation)
 
     def _reference_vega(self, spots: np.ndarray, volatility: float, rate: float, paths: int,
@@ -308,7 +309,7 @@ class PriceFunction:
         """Central difference of Monte Carlo prices at volatility (1 +- VEGA_BUMP) on common random
         numbers, with its 95% half-width: each path's normals are recovered from its terminal prices at
         `volatility` and re-used at both bumped volatilities, so the interval is the difference's own."""
-        market = self._market(spots, volatility, rate)
+        market = self.market(spots, volatility, rate)
         bump = VEGA_BUMP * volatility
         spot_row = tf.constant(market.spots[np.newaxis], tf.float64)
         drift = (rate - market.dividend_yields) * self.maturity
