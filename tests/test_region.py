@@ -17,7 +17,7 @@ from deepbsde.finance.payoffs import MaxCall
 from deepbsde.pricing.book import BlackScholesRegion, PriceFunction, load_price_function, price_function
 from deepbsde.reference.black_scholes_mc import black_scholes_closed_form_call
 from deepbsde.solver.options import SolverOptions
-from deepbsde.solver.region import EquationOnRegion, RegionModel
+from deepbsde.solver.region import EquationOnRegion, RegionModel, RegionTrainer
 from deepbsde.solver.regions import ParameterRanges, Region
 
 
@@ -245,3 +245,19 @@ def test_estimate_of_a_trained_book_is_accurate_with_narrow_intervals(small_book
     assert np.all(estimate.variance_ratio < 0.2)
     assert np.all(estimate.price_half_widths < 0.015 * exact[:, 0])
     assert np.all(estimate.delta_half_widths[:, 0] < 0.015 * exact[:, 1])
+
+
+def test_region_training_is_the_same_for_any_steps_per_call():
+    """The region solve runs the point solver's loop (TrainingLoop): blocks of steps change no batch."""
+    equation = equations.get("hjb", dim=3, num_time_interval=4)
+    region = Region.ball("radial_ball", 0.0, 1.0, 3)
+    values = []
+    for steps_per_call in (1, 7):
+        options = SolverOptions(iterations=30, batch_size=32, valid_size=32, log_every=10, dtype="float64",
+                                hidden_widths=[8, 8], steps_per_call=steps_per_call, jit_compile=False,
+                                learning_rates=[1e-2], lr_boundaries=[], preset="paper")
+        trainer = RegionTrainer(EquationOnRegion(equation, region), options)
+        history, _ = trainer.run()
+        assert [record.step for record in history] == [0, 10, 20, 30]
+        values.append(trainer.solution.evaluate(np.array([[0.1, 0.2, -0.3], [0.0, 0.0, 0.0]]))["u"])
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-10)
