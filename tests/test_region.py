@@ -11,11 +11,13 @@ import tensorflow as tf
 import equations
 from deepbsde.checks.control_variate import ControlledMoments, Moments
 from deepbsde.cli import main
-from deepbsde.errors import ParameterError
+from deepbsde.errors import ParameterError, RunFolderError
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import MaxCall
 from deepbsde.pricing.book import BlackScholesRegion, PriceFunction, load_price_function, price_function
 from deepbsde.reference.black_scholes_mc import black_scholes_closed_form_call
+from deepbsde.runs.loading import load
+from deepbsde.runs.region_run import load_region_run
 from deepbsde.solver.options import SolverOptions
 from deepbsde.solver.region import EquationOnRegion, RegionModel, RegionTrainer
 from deepbsde.solver.regions import ParameterRanges, Region
@@ -261,3 +263,49 @@ def test_region_training_is_the_same_for_any_steps_per_call():
         assert [record.step for record in history] == [0, 10, 20, 30]
         values.append(trainer.solution.evaluate(np.array([[0.1, 0.2, -0.3], [0.0, 0.0, 0.0]]))["u"])
     np.testing.assert_allclose(values[0], values[1], rtol=1e-10)
+
+
+REGION_CONFIG = """
+equation:
+  name: hjb
+  dim: 3
+  num_time_interval: 4
+  x0_region: {kind: radial_ball, centre: 0.0, radius: 1.0}
+solver: {iterations: 40, batch_size: 64, valid_size: 64, learning_rates: [1.0e-2], lr_boundaries: [],
+         preset: paper, dtype: float64, log_every: 20, checkpoint_every: 20, jit_compile: false, hidden_widths: [8, 8]}
+"""
+
+
+def test_region_config_fields_are_validated(tmp_path, capsys):
+    path = tmp_path / "region.yaml"
+    path.write_text(REGION_CONFIG.replace("radius: 1.0}", "radius: 1.0, width: 2}"))
+    assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert "equation.x0_region.width" in capsys.readouterr().err
+    path.write_text(REGION_CONFIG.replace("radius: 1.0", "radius: -1.0"))
+    assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert "equation.x0_region.radius" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_region_config_runs_and_evaluates_at_points(tmp_path, capsys):
+    path = tmp_path / "region.yaml"
+    path.write_text(REGION_CONFIG)
+    run = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(run)]) == 0
+    output = capsys.readouterr().out
+    assert "u(0, centre of the region)" in output and "reference =" in output  # Cole-Hopf points on the line
+    assert {"result.json", "history.csv", "config.yaml", "model", "region_line.png", "checkpoints"} <= set(
+        os.listdir(run))
+    points = tmp_path / "points.csv"
+    points.write_text("x1,x2,x3\n0.0,0.0,0.0\n0.3,-0.2,0.5\n")
+    out = tmp_path / "out.csv"
+    assert main(["evaluate", str(run), "--points", str(points), "--out", str(out)]) == 0
+    header, *rows = [line.split(",") for line in out.read_text().splitlines()]
+    assert header == ["x1", "x2", "x3", "u", "grad_1", "grad_2", "grad_3"]
+    solution = load_region_run(run)
+    expected = solution.evaluate([[0.0, 0.0, 0.0], [0.3, -0.2, 0.5]])
+    np.testing.assert_allclose([float(r[3]) for r in rows], expected["u"], rtol=1e-5)
+    np.testing.assert_allclose([[float(v) for v in r[4:]] for r in rows], expected["grad_x"], rtol=1e-5, atol=1e-9)
+    with pytest.raises(RunFolderError, match="region run"):
+        load(run)
