@@ -25,6 +25,7 @@ improve (`RegionControlVariate`, vectorised over many points).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,30 +270,37 @@ class RegionControlVariate:
         """u, grad_x u and grad_p u at points x0 [n, d] with parameters p [n, k], from `paths` fresh paths
         per point (seeded by seed), with 95% half-widths."""
         problem = self.problem
-        paths = positive_int("paths", paths)
-        if paths < 2:
-            raise ParameterError("paths", f"must be at least 2, got {paths}")
         if problem.discount_rate(tf.zeros([1, problem.parameters.count], self.model.dtype)) is None:
             raise ParameterError("problem", "the control-variate estimate needs a linear equation f = -r y")
-        points = len(x0)
-        per_chunk = int(np.clip(CHUNK_ELEMENTS // ((problem.num_time_interval + 1) * problem.dim * points), 16, paths))
-        x0_tensor = tf.constant(np.repeat(x0, per_chunk, axis=0), self.model.dtype)  # point-major: [n * m, d]
-        p_tensor = tf.constant(np.repeat(p, per_chunk, axis=0), self.model.dtype)
         moments = {key: ControlledMoments() for key in ("value", "x", "p")}
-        done = index = 0
-        while done < paths:
-            size = min(per_chunk, paths - done)
-            if size < per_chunk:  # the last chunk: keep the first `size` paths of each point
-                keep = np.tile(np.arange(size), points) + np.repeat(np.arange(points) * per_chunk, size)
-                x0_tensor, p_tensor = tf.gather(x0_tensor, keep), tf.gather(p_tensor, keep)
-            samples = [values.numpy() for values in
-                       self._chunk(x0_tensor, p_tensor, tf.constant([seed * 2 ** 20 + index, CV_STREAM], tf.int64))]
-            grouped = [values.reshape((points, size) + values.shape[1:]) for values in samples]
+        for grouped in pointwise_samples(self._chunk, self.model, x0, p, paths, seed):
             for position, key in enumerate(("value", "x", "p")):
                 moments[key].add(grouped[2 * position], grouped[2 * position + 1])
-            done += size
-            index += 1
         value = moments["value"]
         return PointwiseEstimate(value.mean, value.half_width, moments["x"].mean, moments["x"].half_width,
                                  moments["p"].mean, moments["p"].half_width,
                                  _variance_ratio(value.variance, value.target.variance), paths)
+
+
+def pointwise_samples(chunk: Callable[..., Any], model: RegionModel, x0: np.ndarray, p: np.ndarray, paths: int,
+                      seed: int) -> Iterator[list[np.ndarray]]:
+    """The per-path samples of chunk(x0 [n m, d], p [n m, k], seed pair) for `paths` paths per point, a chunk
+    at a time, each output reshaped to [n, m, ...] (point-major; m paths of each point per chunk)."""
+    problem = model.problem
+    paths = positive_int("paths", paths)
+    if paths < 2:
+        raise ParameterError("paths", f"must be at least 2, got {paths}")
+    points = len(x0)
+    per_chunk = int(np.clip(CHUNK_ELEMENTS // ((problem.num_time_interval + 1) * problem.dim * points), 16, paths))
+    x0_tensor = tf.constant(np.repeat(x0, per_chunk, axis=0), model.dtype)  # point-major: [n * m, d]
+    p_tensor = tf.constant(np.repeat(p, per_chunk, axis=0), model.dtype)
+    done = index = 0
+    while done < paths:
+        size = min(per_chunk, paths - done)
+        if size < per_chunk:  # the last chunk: keep the first `size` paths of each point
+            keep = np.tile(np.arange(size), points) + np.repeat(np.arange(points) * per_chunk, size)
+            x0_tensor, p_tensor = tf.gather(x0_tensor, keep), tf.gather(p_tensor, keep)
+        samples = chunk(x0_tensor, p_tensor, tf.constant([seed * 2 ** 20 + index, CV_STREAM], tf.int64))
+        yield [values.numpy().reshape((points, size) + tuple(values.shape[1:])) for values in samples]
+        done += size
+        index += 1
