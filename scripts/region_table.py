@@ -196,7 +196,10 @@ Written by `scripts/region_table.py` (the command and machine below); every numb
 measured by it. The method: [deepbsde/solver/region.py](../deepbsde/solver/region.py) (X_0 drawn from a
 distribution on the region, parameters drawn from their ranges and fed to every network,
 Y_0 = U(X_0, p), Z_0 = sigma^T grad_x U). The Python API of the pricing section is
-`deepbsde.price_function` (README, "Price a book").
+`deepbsde.price_function` (README, "Price a book"), its refined answers `book.estimate`
+([deepbsde/checks/control_variate.py](../deepbsde/checks/control_variate.py)); a configuration with
+`equation.x0_region` runs a region solve with `deepbsde run` (README, "Command line"). Each section
+records the commit and command it was measured with; the two may differ.
 """
 
 BOOK_INTRO = """## 10-asset max-call over spots and volatility

@@ -21,7 +21,12 @@ functions of the start x and the parameters p, with mean u(0, x; p) for every
 paths, the payoff and the networks, Z_0 = sigma^T grad_x U included) have
 mean grad_x u and grad_p u: the pathwise Monte Carlo sensitivities with the
 derivatives of the control variate, which remove their noise as the networks
-improve (`RegionControlVariate`, vectorised over many points).
+improve (`RegionControlVariate`, vectorised over many points). There each
+output is the target (the discounted payoff, or its derivative) minus a
+multiple c of its control (the Z sum, or its derivative), c fitted per point
+and output (`ControlledMoments`): where a network's derivative is poor (the
+deltas of an asset far below the others) c shrinks and the interval stays
+that of plain pathwise Monte Carlo instead of growing.
 """
 from __future__ import annotations
 
