@@ -153,6 +153,13 @@ def test_small_region_solve_check_against_monte_carlo(small_book):
     check = small_book.check(num_points=3, paths=20000, seed=0)
     assert check.vegas is None and check.deltas.shape == (3, 1)
     assert check.price_rel_errors.max() < 0.03
+    # the refined estimate agrees with the independent Monte Carlo within their combined 95% intervals
+    estimate = check.estimate
+    assert estimate is not None and estimate.vegas is None
+    assert np.all(np.abs(estimate.prices - check.reference_price)
+                  < np.hypot(estimate.price_half_widths, check.price_half_width))
+    assert np.all(np.abs(estimate.deltas - check.reference_deltas)
+                  < np.hypot(estimate.delta_half_widths, check.delta_half_widths))
 
 
 def test_price_function_save_and_load(small_book, tmp_path):
