@@ -27,14 +27,14 @@ _EXPORTS = {
     "PriceResult": "deepbsde.pricing.european", "price": "deepbsde.pricing.european",
     "Bermudan": "deepbsde.pricing.early_exercise", "American": "deepbsde.pricing.early_exercise",
     "PriceFunction": "deepbsde.pricing.book", "price_function": "deepbsde.pricing.book",
-    "load_price_function": "deepbsde.pricing.book",
+    "load_price_function": "deepbsde.pricing.book", "load_region_run": "deepbsde.runs.region_run",
     "Diagnostics": "deepbsde.checks.diagnostics", "NotConvergedWarning": "deepbsde.checks.diagnostics",
 }
 
 __all__ = ["American", "Bermudan", "ConfigError", "DeepBSDEError", "Diagnostics", "DivergenceError", "HistoryRecord",
            "NotConvergedWarning", "ParameterError", "PriceFunction", "PriceResult", "Result", "RunConfig",
            "RunFolderError", "SolverOptions", "TrainedSolver", "TrainingInterrupted", "load", "load_config",
-           "load_price_function", "price", "price_function", "solve", "__version__"]
+           "load_price_function", "load_region_run", "price", "price_function", "solve", "__version__"]
 
 if TYPE_CHECKING:
     from deepbsde.checks.diagnostics import Diagnostics, NotConvergedWarning
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from deepbsde.pricing.european import PriceResult, price
     from deepbsde.runs.config import RunConfig, load_config
     from deepbsde.runs.loading import TrainedSolver, load
+    from deepbsde.runs.region_run import load_region_run
     from deepbsde.runs.result import Result
     from deepbsde.runs.solve import solve
     from deepbsde.solver.history import HistoryRecord

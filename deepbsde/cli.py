@@ -32,6 +32,7 @@ finally:
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import importlib.resources  # noqa: E402
+import io  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
@@ -41,13 +42,17 @@ import traceback  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import FrameType  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from deepbsde.errors import ConfigError, DivergenceError, ParameterError, RunFolderError, TrainingInterrupted  # noqa: E402
 from deepbsde.pricing.book import load_price_function  # noqa: E402
 from deepbsde.pricing.early_exercise import EarlyExerciseJob, early_exercise_job  # noqa: E402
 from deepbsde.reference.resolve import best_reference  # noqa: E402
 from deepbsde.runs.config import apply_overrides, load_config, read_yaml  # noqa: E402
-from deepbsde.runs.files import LOCK, STAGING, remove_entry  # noqa: E402
+from deepbsde.runs.files import LOCK, STAGING, atomic_write, remove_entry  # noqa: E402
+from deepbsde.runs.region_run import LINE_PLOT, RegionRunResult, is_region_run, load_region_run  # noqa: E402
 from deepbsde.runs.runner import run_config  # noqa: E402
 from deepbsde.solver.history import HistoryRecord  # noqa: E402
 from equations.registry import available, equation_class  # noqa: E402
@@ -218,6 +223,17 @@ def command_run(args: argparse.Namespace) -> int:
         return 128 + (stop.signal_number or signal.SIGINT)
     finally:
         stop.uninstall()
+    if isinstance(result, RegionRunResult):
+        print(f"u(0, centre of the region) = {result.value_at_centre:.6f}")
+        for position, reference in zip(result.line_reference_positions, result.line_references):
+            value = np.interp(position, result.line_positions, result.line_values)
+            print(f"on the line at {position:+.3g}: u = {value:.6f}, reference = {reference:.6f} "
+                  f"({abs(value / reference - 1):.3%} off)")
+        say(f"{result.iterations} iterations in {result.seconds:.1f} s ({result.ms_per_iteration:.2f} ms/iteration, "
+            f"compile {result.compile_seconds:.1f} s)")
+        say(f"wrote {out}/: result.json, history.csv, {LINE_PLOT}, checkpoints/, model/, tensorboard/; "
+            f"evaluate with: deepbsde evaluate {out} --points points.csv")
+        return 0
     print(f"u(0, x0) = {result.value:.6f}")
     if result.reference is not None:
         interval = f" +/- {result.reference_half_width:.2g}" if result.reference_half_width else ""
@@ -289,39 +305,66 @@ def command_list(args: argparse.Namespace) -> int:
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
-    """Prices, deltas and the parameter sensitivities of a saved price function at the points of a CSV file.
+    """Values and sensitivities of a saved price function, or of a region run, at the points of a CSV file.
 
-    The CSV has a header; columns named volatility and rate (if any) are the parameters, every other
-    column is a spot, in asset order. The output repeats the input columns and adds price,
-    delta_1..delta_d, and vega / rho for the parameters the function was trained over.
+    The CSV has a header. For a price function (PriceFunction.save) columns named volatility and rate
+    (if any) are the parameters and every other column is a spot, in asset order; the output repeats
+    the input columns and adds price, delta_1..delta_d, and vega / rho for the parameters the function
+    was trained over (the network's); with --paths N also NAME_estimate and NAME_half_width for each of
+    them (the control-variate estimate). For a region run (`deepbsde run` of a config with
+    equation.x0_region) every column is a coordinate of x, and the output adds u and grad_1..grad_d.
+    --out is written atomically.
     """
     try:
-        book = load_price_function(args.run)
         with open(args.points, newline="") as handle:
             rows = list(csv.DictReader(handle))
         if not rows:
             raise ParameterError("points", f"{args.points} has no rows")
         names = list(rows[0])
-        spot_names = [n for n in names if n not in ("volatility", "rate")]
-        spots = [[float(row[n]) for n in spot_names] for row in rows]
-        given = {n: [float(row[n]) for row in rows] for n in ("volatility", "rate") if n in names}
-        columns = {"price": book.price(spots, **given)}
-        for i, delta in enumerate(book.deltas(spots, **given).T):
-            columns[f"delta_{i + 1}"] = delta
-        for name, method in (("volatility", book.vegas), ("rate", book.rhos)):
-            if name in book.ranges.names:
-                columns["vega" if name == "volatility" else "rho"] = method(spots, **given)
+        columns = region_columns(args, rows, names) if is_region_run(args.run) else book_columns(args, rows, names)
     except (ParameterError, OSError, ValueError) as error:
         print(f"deepbsde: {error}", file=sys.stderr)
         return 2
     table = [[*names, *columns]] + [[*(row[n] for n in names), *(f"{values[i]:.6g}" for values in columns.values())]
                                     for i, row in enumerate(rows)]
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows(table)
     if args.out:
-        with open(args.out, "w", newline="") as handle:
-            csv.writer(handle).writerows(table)
+        atomic_write(args.out, text.getvalue())  # a reader never sees half a file; a failure is a RunFolderError
     else:
-        csv.writer(sys.stdout).writerows(table)
+        sys.stdout.write(text.getvalue())
     return 0
+
+
+def region_columns(args: argparse.Namespace, rows: list[dict[str, str]], names: list[str]) -> dict[str, Any]:
+    """u and grad_1..grad_d of a region run at the CSV's points (every column a coordinate)."""
+    values = load_region_run(args.run).evaluate([[float(row[n]) for n in names] for row in rows])
+    return {"u": values["u"], **{f"grad_{i + 1}": column for i, column in enumerate(values["grad_x"].T)}}
+
+
+def book_columns(args: argparse.Namespace, rows: list[dict[str, str]], names: list[str]) -> dict[str, Any]:
+    """Price, deltas, vega / rho (and with --paths the estimate) of a price function at the CSV's points."""
+    book = load_price_function(args.run)
+    spot_names = [n for n in names if n not in ("volatility", "rate")]
+    spots = [[float(row[n]) for n in spot_names] for row in rows]
+    given = {n: [float(row[n]) for row in rows] for n in ("volatility", "rate") if n in names}
+    columns: dict[str, Any] = {"price": book.price(spots, **given)}
+    for i, delta in enumerate(book.deltas(spots, **given).T):
+        columns[f"delta_{i + 1}"] = delta
+    for name, method in (("volatility", book.vegas), ("rate", book.rhos)):
+        if name in book.ranges.names:
+            columns["vega" if name == "volatility" else "rho"] = method(spots, **given)
+    if args.paths:
+        estimate = book.estimate(spots, **given, paths=args.paths, seed=args.seed)
+        pairs = [("price", estimate.prices, estimate.price_half_widths),
+                 *((f"delta_{i + 1}", estimate.deltas[:, i], estimate.delta_half_widths[:, i])
+                   for i in range(estimate.deltas.shape[1])),
+                 ("vega", estimate.vegas, estimate.vega_half_widths),
+                 ("rho", estimate.rhos, estimate.rho_half_widths)]
+        for name, values, half_widths in pairs:
+            if values is not None and half_widths is not None:
+                columns[f"{name}_estimate"], columns[f"{name}_half_width"] = values, half_widths
+    return columns
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -348,11 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--configs", action="store_true", help="list the shipped configurations instead")
     listing.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     listing.set_defaults(handler=command_list)
-    evaluate = commands.add_parser("evaluate", help="prices and sensitivities of a saved price function at points")
-    evaluate.add_argument("run", help="folder written by PriceFunction.save")
+    evaluate = commands.add_parser("evaluate", help="prices and sensitivities of a saved price function, or u and "
+                                                    "its gradient of a region run, at points")
+    evaluate.add_argument("run", help="folder written by PriceFunction.save, or by `deepbsde run` of a config with "
+                                      "equation.x0_region")
     evaluate.add_argument("--points", required=True, help="CSV: a header, one spot column per asset, optionally "
                                                           "volatility and rate columns")
     evaluate.add_argument("--out", help="output CSV (default: standard output)")
+    evaluate.add_argument("--paths", type=int, default=0,
+                          help="also the control-variate Monte Carlo estimate with this many paths per point, with "
+                               "95%% half-widths (PriceFunction.estimate)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the estimate's paths")
     evaluate.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     evaluate.set_defaults(handler=command_evaluate)
     return parser

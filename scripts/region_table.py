@@ -30,9 +30,12 @@ import numpy as np
 import equations
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import MaxCall
-from deepbsde.pricing.book import price_function
+from deepbsde.pricing.book import PriceFunction, price_function, relative_errors
 from deepbsde.pricing.european import price
+from deepbsde.reference.black_scholes_mc import black_scholes_price
 from deepbsde.reference.cole_hopf import cole_hopf_quadrature
+from deepbsde.runs.plotting import PointSeries, plot_along_line
+from deepbsde.runs.region_run import line_through
 from deepbsde.solver.options import SolverOptions
 from deepbsde.solver.region import EquationOnRegion, RegionTrainer
 from deepbsde.solver.regions import Region
@@ -43,9 +46,35 @@ REPO = Path(__file__).resolve().parent.parent
 HJB_OPTIONS = {"iterations": 3000, "batch_size": 512, "learning_rates": [1e-2, 1e-3, 1e-4],
                "lr_boundaries": [1500, 2500], "dtype": "float32", "log_every": 500}
 RADIUS_STEP = 0.05  # central-difference step of the reference gradient norm
+LINE_POINTS = 7  # reference points on the plotted line of the book section
+LINE_VOLATILITY = 0.2
 
 
-def book_section(points: int, paths: int) -> tuple[list[str], dict]:
+def book_line_plot(book: PriceFunction, paths: int, estimate_paths: int, path: Path) -> dict:
+    """The book's price along the diagonal S_i = s for s in [80, 120] (volatility 0.2): the network as a
+    curve, the estimate and Monte Carlo at LINE_POINTS spots with their intervals."""
+    line = np.linspace(80.0, 120.0, 81)
+    curve = book.price(np.repeat(line[:, np.newaxis], 10, axis=1), volatility=LINE_VOLATILITY)
+    at = np.linspace(80.0, 120.0, LINE_POINTS)
+    spots = np.repeat(at[:, np.newaxis], 10, axis=1)
+    estimate = book.estimate(spots, volatility=LINE_VOLATILITY, paths=estimate_paths, seed=1)
+    references = [black_scholes_price(book.payoff, book.market(row, LINE_VOLATILITY, 0.05), 1.0, num_paths=paths,
+                                      seed=100 + i) for i, row in enumerate(spots)]
+    plot_along_line(path, "10-asset max-call along S_1 = ... = S_10 = s, volatility 0.2", "s", "price",
+                    line, curve, "network U(s, ..., s)",
+                    [PointSeries(at, [r.value for r in references], [r.half_width for r in references],
+                                 f"Monte Carlo ({paths:.0e} paths)"),
+                     PointSeries(at + 0.6, estimate.prices, estimate.price_half_widths,
+                                 f"estimate ({estimate_paths} paths, shifted right by 0.6)")])
+    network = book.price(spots, volatility=LINE_VOLATILITY)
+    reference = np.array([r.value for r in references])
+    return {"spots": at.tolist(), "monte_carlo": reference.tolist(), "network": network.tolist(),
+            "estimate": estimate.prices.tolist(),
+            "max_network_rel_error": float(relative_errors(network, reference).max()),
+            "max_estimate_rel_error": float(relative_errors(estimate.prices, reference).max())}
+
+
+def book_section(points: int, paths: int, estimate_paths: int, plot: Path) -> tuple[list[str], dict]:
     model = BlackScholesModel(spots=[100.0] * 10, rate=0.05, volatilities=0.2)
     tick = time.perf_counter()
     single = price(MaxCall(100.0), model, maturity=1.0, seed=1, reference=False)
@@ -54,32 +83,68 @@ def book_section(points: int, paths: int) -> tuple[list[str], dict]:
     book = price_function(MaxCall(100.0), model, 1.0, spot_range=(80.0, 120.0), volatility_range=(0.15, 0.25),
                           seed=1)
     book_seconds = time.perf_counter() - tick
-    check = book.check(num_points=points, paths=paths, seed=0)
-    vega_errors = check.vega_rel_errors
-    assert vega_errors is not None and check.vegas is not None and check.reference_vegas is not None
-    delta_errors = check.delta_rel_errors
-    lines = ["| point | max S_i | min S_i | vol | price | Monte Carlo | rel. error | max delta error | "
-             "smallest delta (MC) | vega | MC vega (CRN) | rel. error |", "|" + "---|" * 12]
+    check = book.check(num_points=points, paths=paths, seed=0, estimate_paths=None)
+    tick = time.perf_counter()
+    estimate = book.estimate(check.spots, check.volatility, paths=estimate_paths, seed=0)
+    estimate_seconds = time.perf_counter() - tick
+    assert check.vegas is not None and check.reference_vegas is not None and check.vega_half_widths is not None
+    assert estimate.vegas is not None and estimate.vega_half_widths is not None
+    reference_deltas = check.reference_deltas
+    errors = {
+        "network": (check.price_rel_errors, check.delta_rel_errors, relative_errors(check.vegas, check.reference_vegas),
+                    check.deltas),
+        "estimate": (relative_errors(estimate.prices, check.reference_price),
+                     relative_errors(estimate.deltas, reference_deltas),
+                     relative_errors(estimate.vegas, check.reference_vegas), estimate.deltas),
+    }
+    # |error| of each delta over the largest reference delta of its point, and the estimate's error in units of
+    # the combined 95% half-width of the estimate and the Monte Carlo reference
+    of_largest = {name: np.abs(values[3] - reference_deltas) / reference_deltas.max(axis=1, keepdims=True)
+                  for name, values in errors.items()}
+    combined = np.abs(estimate.deltas - reference_deltas) / np.hypot(estimate.delta_half_widths,
+                                                                      check.delta_half_widths)
+    lines = ["| point | max S_i | min S_i | vol | Monte Carlo | network | estimate | deltas within 5%: "
+             "network / estimate | largest delta error / largest delta: network / estimate | smallest delta: MC / "
+             "estimate | MC vega (CRN) | network vega | estimate vega |", "|" + "---|" * 13]
     for i in range(points):
-        lines.append(f"| {i} | {check.spots[i].max():.1f} | {check.spots[i].min():.1f} | {check.volatility[i]:.3f} | "
-                     f"{check.price[i]:.3f} | {check.reference_price[i]:.3f} +- {check.price_half_width[i]:.3f} | "
-                     f"{100 * check.price_rel_errors[i]:.2f}% | {100 * delta_errors[i].max():.1f}% | "
-                     f"{check.reference_deltas[i].min():.4f} | {check.vegas[i]:.2f} | "
-                     f"{check.reference_vegas[i]:.2f} +- {check.vega_half_widths[i]:.2f} | "
-                     f"{100 * vega_errors[i]:.1f}% |")
-    summary = {
+        smallest = int(np.argmin(reference_deltas[i]))
+        lines.append(
+            f"| {i} | {check.spots[i].max():.1f} | {check.spots[i].min():.1f} | {check.volatility[i]:.3f} | "
+            f"{check.reference_price[i]:.3f} +- {check.price_half_width[i]:.3f} | "
+            f"{check.price[i]:.3f} ({100 * errors['network'][0][i]:.2f}%) | "
+            f"{estimate.prices[i]:.3f} +- {estimate.price_half_widths[i]:.3f} "
+            f"({100 * errors['estimate'][0][i]:.2f}%) | "
+            f"{(errors['network'][1][i] <= 0.05).sum()} / {(errors['estimate'][1][i] <= 0.05).sum()} | "
+            f"{100 * of_largest['network'][i].max():.1f}% / {100 * of_largest['estimate'][i].max():.1f}% | "
+            f"{reference_deltas[i, smallest]:.4f} +- {check.delta_half_widths[i, smallest]:.4f} / "
+            f"{estimate.deltas[i, smallest]:.4f} +- {estimate.delta_half_widths[i, smallest]:.4f} | "
+            f"{check.reference_vegas[i]:.2f} +- {check.vega_half_widths[i]:.2f} | "
+            f"{check.vegas[i]:.2f} ({100 * errors['network'][2][i]:.1f}%) | "
+            f"{estimate.vegas[i]:.2f} +- {estimate.vega_half_widths[i]:.2f} ({100 * errors['estimate'][2][i]:.1f}%) |")
+    summary: dict = {
         "single_point_price_seconds": single_seconds, "single_point_price": single.price,
         "book_training_seconds": book_seconds, "cost_ratio": book_seconds / single_seconds,
-        "book_timings": book.timings, "max_price_rel_error": float(check.price_rel_errors.max()),
-        "max_delta_rel_error": float(delta_errors.max()),
-        "delta_errors_above_5pct": int((delta_errors > 0.05).sum()), "deltas": int(delta_errors.size),
-        "median_delta_rel_error": float(np.median(delta_errors)),
-        "max_vega_rel_error": float(vega_errors.max()), "points": points, "paths": paths,
+        "book_timings": book.timings, "points": points, "paths": paths, "estimate_paths": estimate_paths,
+        "estimate_seconds": estimate_seconds,
+        "estimate_variance_ratio_range": [float(estimate.variance_ratio.min()), float(estimate.variance_ratio.max())],
+        "deltas": int(reference_deltas.size),
+        "estimate_deltas_within_combined_95pct_intervals": int((combined <= 1.0).sum()),
+        "estimate_max_delta_error_in_combined_half_widths": float(combined.max()),
+        "monte_carlo_delta_rel_half_width_max": float((check.delta_half_widths / reference_deltas).max()),
+        "line": book_line_plot(book, paths, estimate_paths, plot), "plot": plot.name,
     }
+    for name, (price_errors, delta_errors, vega_errors, _) in errors.items():
+        summary[name] = {
+            "prices_within_1pct": int((price_errors <= 0.01).sum()), "max_price_rel_error": float(price_errors.max()),
+            "deltas_within_5pct": int((delta_errors <= 0.05).sum()), "max_delta_rel_error": float(delta_errors.max()),
+            "median_delta_rel_error": float(np.median(delta_errors)),
+            "max_delta_error_over_largest_delta": float(of_largest[name].max()),
+            "vegas_within_5pct": int((vega_errors <= 0.05).sum()), "max_vega_rel_error": float(vega_errors.max()),
+        }
     return lines, summary
 
 
-def hjb_section(points: int) -> tuple[list[str], dict]:
+def hjb_section(points: int, plot: Path) -> tuple[list[str], dict]:
     equation = equations.get("hjb", dim=100)
     region = Region.ball("radial_ball", 0.0, 10.0, 100)
     trainer = RegionTrainer(EquationOnRegion(equation, region), SolverOptions(**HJB_OPTIONS))
@@ -109,7 +174,16 @@ def hjb_section(points: int) -> tuple[list[str], dict]:
         shown = f"{100 * norm_error[i]:.1f}%" if large[i] else "(small)"
         lines.append(f"| {i} | {radii[i]:.2f} | {result['u'][i]:.4f} | {ref_u[i]:.4f} | {100 * u_error[i]:.2f}% | "
                      f"{norm[i]:.4f} | {ref_norm[i]:.4f} | {shown} | {radial[i]:.4f} |")
+    positions, line = line_through(region, 81)
+    marks = np.arange(0, 81, 10)
+    line_reference = [reference(point) for point in line[marks]]
+    curve = trainer.solution.evaluate(line)["u"]
+    plot_along_line(plot, "HJB, d = 100: u(0, x) along a diameter (the diagonal direction)",
+                    "signed distance from 0", "u(0, x)", positions.tolist(), curve.tolist(), "region solve",
+                    [PointSeries(positions[marks].tolist(), line_reference, None, "Cole-Hopf quadrature")])
+    line_errors = relative_errors(curve[marks], np.array(line_reference))
     summary = {"options": HJB_OPTIONS, "timings": timings, "max_u_rel_error": float(u_error.max()),
+               "line_max_u_rel_error": float(line_errors.max()), "plot": plot.name,
                "max_grad_norm_rel_error": float(norm_error[large].max()), "graded_points": int(large.sum()),
                "final_validation_loss": history[-1].loss, "points": points,
                "u_range": [float(ref_u.min()), float(ref_u.max())]}
@@ -122,17 +196,28 @@ Written by `scripts/region_table.py` (the command and machine below); every numb
 measured by it. The method: [deepbsde/solver/region.py](../deepbsde/solver/region.py) (X_0 drawn from a
 distribution on the region, parameters drawn from their ranges and fed to every network,
 Y_0 = U(X_0, p), Z_0 = sigma^T grad_x U). The Python API of the pricing section is
-`deepbsde.price_function` (README, "Price a book").
+`deepbsde.price_function` (README, "Price a book"), its refined answers `book.estimate`
+([deepbsde/checks/control_variate.py](../deepbsde/checks/control_variate.py)); a configuration with
+`equation.x0_region` runs a region solve with `deepbsde run` (README, "Command line"). Each section
+records the commit and command it was measured with; the two may differ.
 """
 
 BOOK_INTRO = """## 10-asset max-call over spots and volatility
 
 Spots in [80, 120]^10 (uniform), one volatility for all assets in [0.15, 0.25], r = 0.05, T = 1,
-K = 100, independent assets, `price_function` with its default options (`BOOK_OPTIONS`), seed 1.
+K = 100, independent assets, `price_function` with its default options (`BOOK_OPTIONS`), seed 1,
+at 30 random points of the region (none of them used in training).
 Monte Carlo per point: exact simulation, antithetic; deltas pathwise; the vega a central difference
 at volatility (1 +- 1%) on common random numbers, with the difference's own 95% interval.
-Delta errors are relative, per asset; the smallest reference delta of each point is shown since
-a 5% relative target is far below the Monte Carlo interval for deltas near 0.
+Two answers of the trained book: **network**, the price network U(x, p) and its automatic
+derivatives (`book.price`, `book.deltas`, `book.vegas`, microseconds per point), and **estimate**,
+`book.estimate` (Monte Carlo from each point with the trained networks as control variates, pathwise
+derivatives for the deltas and vegas, each with its 95% half-width; `estimate_paths` paths per point,
+all points in one vectorised run, `estimate_seconds` in the summary). Delta errors are relative, per
+asset; since many reference deltas are 0.002 to 0.02 (an asset far below the others), where 5% is
+near or below the Monte Carlo interval itself, each point also shows its largest delta error over its
+largest delta, and the summary counts the estimate's deltas inside the combined 95% interval of
+estimate and reference.
 """
 
 HJB_INTRO = """## HJB, d = 100, X_0 on the ball of radius 10 around 0
@@ -141,7 +226,9 @@ X_0 from the radial ball (uniform direction, distance uniform on [0, 10]: the un
 ball at d = 100 is a shell |x| > 9.7 with probability 95%, which never trains the centre),
 `HJB_OPTIONS` of the script, seed 1. Reference: the Cole-Hopf quadrature at each point; the
 gradient norm reference is the central difference of the quadrature along the radius (u is radial),
-graded where it is at least a tenth of the largest.
+graded where it is at least a tenth of the largest. The plot: u(0, .) of the region solve along the
+diameter in the direction (1, ..., 1), with the quadrature at nine points of it. HJB is nonlinear, so
+`book.estimate`'s control variates do not apply; the table is the network alone.
 """
 
 
@@ -153,6 +240,8 @@ def render(measured: dict) -> str:
             section = measured[name]
             parts += [intro, f"Measured on {section['machine']} at commit {section['commit']} with\n\n"
                              f"    {section['command']}\n", "\n".join(section["table"]),
+                      *([f"\n![u along a line through the region]({section['summary']['plot']})\n"]
+                        if "plot" in section["summary"] else []),
                       "\nSummary (JSON):\n\n```json\n" + json.dumps(section["summary"], indent=2) + "\n```\n"]
     return "\n".join(parts)
 
@@ -162,6 +251,8 @@ def main() -> None:
     parser.add_argument("--sections", nargs="+", default=["book", "hjb"], choices=["book", "hjb"])
     parser.add_argument("--points", type=int, default=30, help="book check points")
     parser.add_argument("--paths", type=int, default=10 ** 6, help="Monte Carlo paths per book check point")
+    parser.add_argument("--estimate-paths", type=int, default=2 ** 17,
+                        help="paths per point of the book's control-variate estimate")
     parser.add_argument("--out", default=str(REPO / "docs" / "region.md"),
                         help="the page; the measurements are kept in the same name with .json, so a run of one "
                              "section keeps the other")
@@ -172,7 +263,11 @@ def main() -> None:
     store = Path(args.out).with_suffix(".json")
     measured = json.loads(store.read_text()) if store.exists() else {}
     for name in args.sections:
-        lines, summary = book_section(args.points, args.paths) if name == "book" else hjb_section(20)
+        if name == "book":
+            plot = Path(args.out).with_name(Path(args.out).stem + "_book_line.png")
+            lines, summary = book_section(args.points, args.paths, args.estimate_paths, plot)
+        else:
+            lines, summary = hjb_section(20, Path(args.out).with_name(Path(args.out).stem + "_hjb_line.png"))
         measured[name] = {"summary": summary, "table": lines, "commit": commit, "command": command.strip(),
                           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs)"}
         print("\n".join(lines))

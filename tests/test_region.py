@@ -2,19 +2,24 @@
 closed forms, and save/load of a price function."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import equations
+from deepbsde.checks.control_variate import ControlledMoments, Moments
 from deepbsde.cli import main
-from deepbsde.errors import ParameterError
+from deepbsde.errors import ParameterError, RunFolderError
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import MaxCall
-from deepbsde.pricing.book import BlackScholesRegion, load_price_function, price_function
+from deepbsde.pricing.book import BlackScholesRegion, PriceFunction, load_price_function, price_function
 from deepbsde.reference.black_scholes_mc import black_scholes_closed_form_call
+from deepbsde.runs.loading import load
+from deepbsde.runs.region_run import load_region_run
 from deepbsde.solver.options import SolverOptions
-from deepbsde.solver.region import EquationOnRegion, RegionModel
+from deepbsde.solver.region import EquationOnRegion, RegionModel, RegionTrainer
 from deepbsde.solver.regions import ParameterRanges, Region
 
 
@@ -148,6 +153,13 @@ def test_small_region_solve_check_against_monte_carlo(small_book):
     check = small_book.check(num_points=3, paths=20000, seed=0)
     assert check.vegas is None and check.deltas.shape == (3, 1)
     assert check.price_rel_errors.max() < 0.03
+    # the refined estimate agrees with the independent Monte Carlo within their combined 95% intervals
+    estimate = check.estimate
+    assert estimate is not None and estimate.vegas is None
+    assert np.all(np.abs(estimate.prices - check.reference_price)
+                  < np.hypot(estimate.price_half_widths, check.price_half_width))
+    assert np.all(np.abs(estimate.deltas - check.reference_deltas)
+                  < np.hypot(estimate.delta_half_widths, check.delta_half_widths))
 
 
 def test_price_function_save_and_load(small_book, tmp_path):
@@ -170,6 +182,137 @@ def test_evaluate_command_writes_prices_and_deltas(small_book, tmp_path, capsys)
     assert header == ["S1", "price", "delta_1"]
     np.testing.assert_allclose([float(r[1]) for r in rows], small_book.price([[95.0], [104.0]]), rtol=1e-5)
     np.testing.assert_allclose([float(r[2]) for r in rows], small_book.deltas([[95.0], [104.0]])[:, 0], rtol=1e-5)
+    assert main(["evaluate", str(tmp_path / "book"), "--points", str(points), "--out", str(from_cli),
+                 "--paths", "4096"]) == 0
+    header, *rows = [line.split(",") for line in from_cli.read_text().splitlines()]
+    assert header == ["S1", "price", "delta_1", "price_estimate", "price_half_width", "delta_1_estimate",
+                      "delta_1_half_width"]
+    estimate = small_book.estimate([[95.0], [104.0]], paths=4096)
+    np.testing.assert_allclose([float(r[3]) for r in rows], estimate.prices, rtol=1e-5)
+    np.testing.assert_allclose([float(r[6]) for r in rows], estimate.delta_half_widths[:, 0], rtol=1e-5)
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".")] == []  # no temporary file left
     points.write_text("S1,volatility\n95.0,0.3\n")
     assert main(["evaluate", str(tmp_path / "book"), "--points", str(points)]) == 2
     assert "volatility" in capsys.readouterr().err
+
+
+def closed_form_call_sensitivities(spot: float, volatility: float) -> tuple[float, float, float]:
+    """Price, delta and vega of the one-asset call (K = 100, r = 0.05, T = 1) from the closed form."""
+    def call(s: float, v: float) -> float:
+        return black_scholes_closed_form_call(s, 100.0, 0.05, v, 1.0)
+
+    return (call(spot, volatility), (call(spot + 1e-3, volatility) - call(spot - 1e-3, volatility)) / 2e-3,
+            (call(spot, volatility + 1e-5) - call(spot, volatility - 1e-5)) / 2e-5)
+
+
+def test_moments_match_numpy_per_group():
+    samples = np.random.default_rng(3).standard_normal((4, 300, 2))
+    moments = Moments()
+    moments.add(samples[:, :100])
+    moments.add(samples[:, 100:])
+    np.testing.assert_allclose(moments.mean, samples.mean(axis=1))
+    np.testing.assert_allclose(moments.half_width, 1.96 * samples.std(axis=1, ddof=1) / np.sqrt(300))
+
+
+def test_controlled_moments_fit_the_coefficient():
+    rng = np.random.default_rng(4)
+    control = rng.standard_normal((2, 1000))
+    exact = ControlledMoments()
+    exact.add(3.0 + 2.0 * control, control)  # A = u + 2 B: u exactly, with no noise left
+    np.testing.assert_allclose(exact.coefficient, 2.0)
+    np.testing.assert_allclose(exact.mean, 3.0)
+    np.testing.assert_allclose(exact.half_width, 0.0, atol=1e-6)
+    unrelated = ControlledMoments()
+    target = 1.0 + rng.standard_normal((2, 1000))
+    unrelated.add(target, control)  # a useless control changes the estimate by much less than its interval
+    assert np.all(np.abs(unrelated.mean - target.mean(axis=1)) < 0.1 * unrelated.half_width)
+    assert np.all(unrelated.half_width <= 1.96 * target.std(axis=1, ddof=1) / np.sqrt(1000))
+
+
+def test_estimate_is_unbiased_with_untrained_networks():
+    """Exact simulation and mean-zero control variates: right within the interval whatever the networks."""
+    model = BlackScholesModel([100.0], rate=0.05, volatilities=0.2)
+    book = PriceFunction(MaxCall(100.0), model, 1.0, (90.0, 110.0), volatility_range=(0.15, 0.25), time_steps=4,
+                         hidden_widths=[8, 8], seed=3)  # never trained
+    spots, volatility = np.array([[92.0], [100.0], [108.0]]), np.array([0.16, 0.2, 0.24])
+    estimate = book.estimate(spots, volatility=volatility, paths=2 ** 14, seed=1)
+    exact = np.array([closed_form_call_sensitivities(s, v) for s, v in zip(spots[:, 0], volatility)])
+    assert np.all(np.abs(estimate.prices - exact[:, 0]) < estimate.price_half_widths)
+    assert np.all(np.abs(estimate.deltas[:, 0] - exact[:, 1]) < estimate.delta_half_widths[:, 0])
+    assert estimate.vegas is not None and estimate.vega_half_widths is not None and estimate.rhos is None
+    assert np.all(np.abs(estimate.vegas - exact[:, 2]) < estimate.vega_half_widths)
+
+
+def test_estimate_of_a_trained_book_is_accurate_with_narrow_intervals(small_book):
+    spots = np.array([[90.5], [100.0], [109.5]])
+    estimate = small_book.estimate(spots, paths=2 ** 14, seed=2)
+    exact = np.array([closed_form_call_sensitivities(s, 0.2) for s in spots[:, 0]])
+    assert np.all(np.abs(estimate.prices - exact[:, 0]) < estimate.price_half_widths)
+    assert np.all(np.abs(estimate.deltas[:, 0] - exact[:, 1]) < estimate.delta_half_widths[:, 0])
+    # the trained networks remove most of the payoff's variance (plain Monte Carlo: ratio 1, and a price
+    # interval of about 2.6% at spot 90.5 with these paths)
+    assert np.all(estimate.variance_ratio < 0.2)
+    assert np.all(estimate.price_half_widths < 0.015 * exact[:, 0])
+    assert np.all(estimate.delta_half_widths[:, 0] < 0.015 * exact[:, 1])
+
+
+def test_region_training_is_the_same_for_any_steps_per_call():
+    """The region solve runs the point solver's loop (TrainingLoop): blocks of steps change no batch."""
+    equation = equations.get("hjb", dim=3, num_time_interval=4)
+    region = Region.ball("radial_ball", 0.0, 1.0, 3)
+    values = []
+    for steps_per_call in (1, 7):
+        options = SolverOptions(iterations=30, batch_size=32, valid_size=32, log_every=10, dtype="float64",
+                                hidden_widths=[8, 8], steps_per_call=steps_per_call, jit_compile=False,
+                                learning_rates=[1e-2], lr_boundaries=[], preset="paper")
+        trainer = RegionTrainer(EquationOnRegion(equation, region), options)
+        history, _ = trainer.run()
+        assert [record.step for record in history] == [0, 10, 20, 30]
+        values.append(trainer.solution.evaluate(np.array([[0.1, 0.2, -0.3], [0.0, 0.0, 0.0]]))["u"])
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-10)
+
+
+REGION_CONFIG = """
+equation:
+  name: hjb
+  dim: 3
+  num_time_interval: 4
+  x0_region: {kind: radial_ball, centre: 0.0, radius: 1.0}
+solver: {iterations: 40, batch_size: 64, valid_size: 64, learning_rates: [1.0e-2], lr_boundaries: [],
+         preset: paper, dtype: float64, log_every: 20, checkpoint_every: 20, jit_compile: false, hidden_widths: [8, 8]}
+"""
+
+
+def test_region_config_fields_are_validated(tmp_path, capsys):
+    path = tmp_path / "region.yaml"
+    path.write_text(REGION_CONFIG.replace("radius: 1.0}", "radius: 1.0, width: 2}"))
+    assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert "equation.x0_region.width" in capsys.readouterr().err
+    path.write_text(REGION_CONFIG.replace("radius: 1.0", "radius: -1.0"))
+    assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert "equation.x0_region.radius" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_region_config_runs_and_evaluates_at_points(tmp_path, capsys):
+    path = tmp_path / "region.yaml"
+    path.write_text(REGION_CONFIG)
+    run = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(run)]) == 0
+    output = capsys.readouterr().out
+    assert "u(0, centre of the region)" in output and "reference =" in output  # Cole-Hopf points on the line
+    assert {"result.json", "history.csv", "config.yaml", "model", "region_line.png", "checkpoints"} <= set(
+        os.listdir(run))
+    points = tmp_path / "points.csv"
+    points.write_text("x1,x2,x3\n0.0,0.0,0.0\n0.3,-0.2,0.5\n")
+    out = tmp_path / "out.csv"
+    assert main(["evaluate", str(run), "--points", str(points), "--out", str(out)]) == 0
+    header, *rows = [line.split(",") for line in out.read_text().splitlines()]
+    assert header == ["x1", "x2", "x3", "u", "grad_1", "grad_2", "grad_3"]
+    solution = load_region_run(run)
+    expected = solution.evaluate([[0.0, 0.0, 0.0], [0.3, -0.2, 0.5]])
+    np.testing.assert_allclose([float(r[3]) for r in rows], expected["u"], rtol=1e-5)
+    np.testing.assert_allclose([[float(v) for v in r[4:]] for r in rows], expected["grad_x"], rtol=1e-5, atol=1e-9)
+    with pytest.raises(RunFolderError, match="region run"):
+        load(run)

@@ -14,21 +14,131 @@ E[R dW_0] / dt = Z_0 for R = e^{-rT} g(X_T) - sum_{n >= 1} D_n Z_n . dW_n
 (the n >= 1 terms are uncorrelated with dW_0). Subtracting the trained
 Y_0 + Z_0 . dW_0 from R (whose product with dW_0 has the known mean Z_0 dt)
 leaves only the networks' error as noise, per component.
+
+For a region solve (deepbsde.solver.region) the same price samples are
+functions of the start x and the parameters p, with mean u(0, x; p) for every
+(x, p), so their pathwise derivatives (automatic differentiation through the
+paths, the payoff and the networks, Z_0 = sigma^T grad_x U included) have
+mean grad_x u and grad_p u: the pathwise Monte Carlo sensitivities with the
+derivatives of the control variate, which remove their noise as the networks
+improve (`RegionControlVariate`, vectorised over many points). There each
+output is the target (the discounted payoff, or its derivative) minus a
+multiple c of its control (the Z sum, or its derivative), c fitted per point
+and output (`ControlledMoments`): where a network's derivative is poor (the
+deltas of an asset far below the others) c shrinks and the interval stays
+that of plain pathwise Monte Carlo instead of growing.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from deepbsde.errors import ParameterError
 from deepbsde.solver.model import DeepBSDEModel
+from deepbsde.solver.region import RegionModel
+from deepbsde.validation import positive_int
 from equations.base import Equation
 
 CV_STREAM = -3  # second seed word of the control-variate paths
 CV_PATHS = 2 ** 17
 CHUNK_ELEMENTS = 4_000_000  # numbers of X per chunk (paths x (N + 1) x d)
+
+
+def discount_weights(rate: Any, delta_t: float, steps: int) -> Any:
+    """The scheme's discount factors D_n = (1 + r dt)^-(n+1), n = 0..N-1: shape [N, 1] for a number r,
+    [N, batch] for rates [batch]."""
+    exponents = np.arange(1.0, steps + 1.0).reshape(steps, 1)
+    return (1.0 + rate * delta_t) ** -exponents
+
+
+def control_variate_prices(discounted_payoff: Any, z: tf.Tensor, dw: tf.Tensor, weights: Any) -> tf.Tensor:
+    """e^{-rT} g(X_T) - sum_n D_n Z_n . dW_n per path, [batch]: z, dw [N, batch, d], weights [N, batch] or [N, 1]."""
+    return discounted_payoff - tf.reduce_sum(weights * tf.reduce_sum(z * dw, axis=2), axis=0)
+
+
+class Moments:
+    """Running sums of samples per group: mean and 95% half-width of each group's samples.
+
+    add(samples) takes samples [groups, m, ...] (m samples of each group).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total: Any = 0.0
+        self.squares: Any = 0.0
+
+    def add(self, samples: Any) -> None:
+        """Adds m samples of every group, samples [groups, m, ...]."""
+        values = np.asarray(samples, np.float64)
+        self.count += values.shape[1]
+        self.total = self.total + values.sum(axis=1)
+        self.squares = self.squares + np.square(values).sum(axis=1)
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Sample mean per group, [groups, ...]."""
+        return self.total / self.count
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Unbiased sample variance per group."""
+        return np.maximum(self.squares / self.count - np.square(self.mean), 0.0) * self.count / (self.count - 1)
+
+    @property
+    def half_width(self) -> np.ndarray:
+        """95% half-width of the mean per group (normal approximation)."""
+        return 1.96 * np.sqrt(self.variance / self.count)
+
+
+class ControlledMoments:
+    """Running sums of a target A and a mean-zero control B per group: the estimate mean(A) - c mean(B)
+    with the coefficient c = Cov(A, B) / Var(B) fitted per group and component.
+
+    The fitted c makes the estimate's variance Var(A) (1 - corr(A, B)^2), never above plain Monte
+    Carlo's; its bias is of order 1 / samples, far inside the half-width.
+    add(targets, controls) takes samples [groups, m, ...].
+    """
+
+    def __init__(self) -> None:
+        self.target, self.control, self.product = Moments(), Moments(), Moments()
+
+    def add(self, targets: Any, controls: Any) -> None:
+        """Adds m samples of every group."""
+        targets, controls = np.asarray(targets, np.float64), np.asarray(controls, np.float64)
+        self.target.add(targets)
+        self.control.add(controls)
+        self.product.add(targets * controls)
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Sample covariance of A and B per group."""
+        count = self.target.count
+        return (self.product.mean - self.target.mean * self.control.mean) * count / (count - 1)
+
+    @property
+    def coefficient(self) -> np.ndarray:
+        """c = Cov(A, B) / Var(B), 0 where B is constant."""
+        variance = self.control.variance
+        return np.where(variance > 0, self.covariance / np.where(variance > 0, variance, 1.0), 0.0)
+
+    @property
+    def mean(self) -> np.ndarray:
+        """mean(A) - c mean(B) per group."""
+        return self.target.mean - self.coefficient * self.control.mean
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Variance of A - c B per sample: Var(A) - c Cov(A, B)."""
+        return np.maximum(self.target.variance - self.coefficient * self.covariance, 0.0)
+
+    @property
+    def half_width(self) -> np.ndarray:
+        """95% half-width of the estimate per group."""
+        return 1.96 * np.sqrt(self.variance / self.target.count)
 
 
 @dataclass(frozen=True)
@@ -61,6 +171,11 @@ class ControlVariateEstimate:
                 "gradient_half_widths": listed(self.gradient_half_widths)}
 
 
+def _variance_ratio(variance: np.ndarray, payoff_variance: np.ndarray) -> np.ndarray:
+    """Var of the control-variate price over Var of the discounted payoff, per group (0 for a constant payoff)."""
+    return np.where(payoff_variance > 0, variance / np.where(payoff_variance > 0, payoff_variance, 1.0), 0.0)
+
+
 def control_variate_estimate(equation: Equation, model: DeepBSDEModel, rate: float, *, paths: int = CV_PATHS,
                              seed: int = 0, gradient_map: np.ndarray | None = None) -> ControlVariateEstimate:
     """The control-variate price and Z_0 regression of `model` (a trained DeepBSDEModel).
@@ -70,47 +185,127 @@ def control_variate_estimate(equation: Equation, model: DeepBSDEModel, rate: flo
     """
     eq = equation
     chunk = int(np.clip(CHUNK_ELEMENTS // ((eq.num_time_interval + 1) * eq.dim), 256, paths))
-    steps = eq.num_time_interval
-    weights = tf.constant((1.0 + rate * eq.delta_t) ** -np.arange(1, steps + 1), tf.float64)[:, None]
+    weights = tf.constant(discount_weights(rate, eq.delta_t, eq.num_time_interval), tf.float64)
     y0 = float(model.y0.numpy())
     z0 = model.z0.numpy().reshape(-1).astype(np.float64)
-    sums: dict[str, Any] = {"price": 0.0, "price2": 0.0, "g": 0.0, "g2": 0.0,
-            "z": np.zeros(eq.dim), "z2": np.zeros(eq.dim)}
-    if gradient_map is not None:
-        sums.update(grad=np.zeros(eq.dim), grad2=np.zeros(eq.dim))
+    moments = {key: Moments() for key in ("price", "g", "z", "grad")}
     done = index = 0
     while done < paths:
         size = min(chunk, paths - done)
         dw, x = eq.sample(size, [seed * 2 ** 20 + index, CV_STREAM], model.dtype)
-        z = model.z_all_steps(x, training=False)
-        increments = tf.cast(tf.reduce_sum(z * dw, axis=2), tf.float64)  # [N, batch]
+        z = tf.cast(model.z_all_steps(x, training=False), tf.float64)
         discounted = np.exp(-rate * eq.total_time) * tf.cast(eq.g(x[-1])[:, 0], tf.float64)
-        later = tf.reduce_sum(weights[1:] * increments[1:], axis=0)
-        price = (discounted - later - weights[0] * increments[0]).numpy()
-        dw0 = tf.cast(dw[0], tf.float64).numpy()
-        residual = (discounted - later).numpy() - y0 - dw0 @ z0
+        dw64 = tf.cast(dw, tf.float64)
+        price = control_variate_prices(discounted, z, dw64, weights).numpy()
+        dw0 = dw64[0].numpy()
+        # R - Y_0 - Z_0 . dW_0 with R the price without its n = 0 term
+        residual = price + weights[0, 0].numpy() * (z[0].numpy() * dw0).sum(axis=1) - y0 - dw0 @ z0
         z_samples = z0 + residual[:, None] * dw0 / eq.delta_t
-        for key, values in (("price", price), ("g", discounted.numpy()), ("z", z_samples)):
-            sums[key] = sums[key] + values.sum(axis=0)
-            sums[key + "2"] = sums[key + "2"] + np.square(values).sum(axis=0)
+        moments["price"].add(price[np.newaxis])
+        moments["g"].add(discounted.numpy()[np.newaxis])
+        moments["z"].add(z_samples[np.newaxis])
         if gradient_map is not None:
-            gradients = z_samples @ gradient_map.T
-            sums["grad"] += gradients.sum(axis=0)
-            sums["grad2"] += np.square(gradients).sum(axis=0)
+            moments["grad"].add((z_samples @ gradient_map.T)[np.newaxis])
         done += size
         index += 1
-
-    def mean_and_half_width(key: str) -> tuple[Any, Any, Any]:
-        mean = sums[key] / paths
-        variance = np.maximum(sums[key + "2"] / paths - np.square(mean), 0.0) * paths / (paths - 1)
-        return mean, 1.96 * np.sqrt(variance / paths), variance
-
-    value, half_width, price_variance = mean_and_half_width("price")
-    _, _, payoff_variance = mean_and_half_width("g")
-    z_mean, z_half, _ = mean_and_half_width("z")
     gradient = gradient_half = None
     if gradient_map is not None:
-        gradient, gradient_half, _ = mean_and_half_width("grad")
-    ratio = float(price_variance / payoff_variance) if payoff_variance > 0 else 0.0
-    return ControlVariateEstimate(float(value), float(half_width), z_mean, z_half, ratio, paths,
+        gradient, gradient_half = moments["grad"].mean[0], moments["grad"].half_width[0]
+    return ControlVariateEstimate(float(moments["price"].mean[0]), float(moments["price"].half_width[0]),
+                                  moments["z"].mean[0], moments["z"].half_width[0],
+                                  float(_variance_ratio(moments["price"].variance, moments["g"].variance)[0]), paths,
                                   gradient, gradient_half)
+
+
+@dataclass(frozen=True)
+class PointwiseEstimate:
+    """`RegionControlVariate.estimate` at n points: means and 95% half-widths.
+
+    value [n]: u(0, x; p); gradient [n, d]: grad_x u; sensitivities [n, k]:
+    grad_p u (columns in the order of the problem's parameter names);
+    variance_ratio [n]: the price's variance over that of e^{-rT} g(X_T)
+    (the noise the networks leave); paths: per point.
+    """
+
+    value: np.ndarray
+    value_half_widths: np.ndarray
+    gradient: np.ndarray
+    gradient_half_widths: np.ndarray
+    sensitivities: np.ndarray
+    sensitivity_half_widths: np.ndarray
+    variance_ratio: np.ndarray
+    paths: int
+
+
+class RegionControlVariate:
+    """Price, gradient and parameter sensitivities of a linear region problem (f = -r(p) y, its
+    `discount_rate` not None) at many points, by Monte Carlo with a trained RegionModel's Z as control
+    variate: target A = e^{-rT} g(X_T), control B = sum_n D_n Z_n . dW_n (mean zero), and for the
+    sensitivities their pathwise derivatives in x and p (B's again of mean zero), each combined as
+    ControlledMoments does.
+    """
+
+    def __init__(self, model: RegionModel):
+        self.model = model
+        self.problem = model.problem
+        self._chunk = tf.function(self._samples, reduce_retracing=True)
+
+    def _samples(self, x0: tf.Tensor, p: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """A and B [batch], their derivatives in x0 [batch, d] and in p [batch, k], per path."""
+        problem, model = self.problem, self.model
+        dw = problem.increments(tf.shape(x0)[0], seed, x0.dtype)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([x0, p])
+            x = problem.paths(dw, x0, p)
+            rate = problem.discount_rate(p)
+            assert rate is not None
+            _, z0 = model.y0_z0(x0, p)
+            z = z0[tf.newaxis] if model.subnetworks is None else tf.concat(
+                [z0[tf.newaxis], model.z_later(x[1:-1], p, training=False)], 0)
+            weights = discount_weights(rate[:, 0], problem.delta_t, problem.num_time_interval)
+            target = tf.exp(-rate[:, 0] * problem.total_time) * problem.g(x[-1], p)[:, 0]
+            control = target - control_variate_prices(target, z, dw, weights)
+            sums = [tf.reduce_sum(target), tf.reduce_sum(control)]
+        zero = tf.UnconnectedGradients.ZERO
+        by_x = [tape.gradient(total, x0, unconnected_gradients=zero) for total in sums]
+        by_p = [tape.gradient(total, p, unconnected_gradients=zero) for total in sums]
+        return target, control, by_x[0], by_x[1], by_p[0], by_p[1]
+
+    def estimate(self, x0: np.ndarray, p: np.ndarray, *, paths: int = CV_PATHS, seed: int = 0) -> PointwiseEstimate:
+        """u, grad_x u and grad_p u at points x0 [n, d] with parameters p [n, k], from `paths` fresh paths
+        per point (seeded by seed), with 95% half-widths."""
+        problem = self.problem
+        if problem.discount_rate(tf.zeros([1, problem.parameters.count], self.model.dtype)) is None:
+            raise ParameterError("problem", "the control-variate estimate needs a linear equation f = -r y")
+        moments = {key: ControlledMoments() for key in ("value", "x", "p")}
+        for grouped in pointwise_samples(self._chunk, self.model, x0, p, paths, seed):
+            for position, key in enumerate(("value", "x", "p")):
+                moments[key].add(grouped[2 * position], grouped[2 * position + 1])
+        value = moments["value"]
+        return PointwiseEstimate(value.mean, value.half_width, moments["x"].mean, moments["x"].half_width,
+                                 moments["p"].mean, moments["p"].half_width,
+                                 _variance_ratio(value.variance, value.target.variance), paths)
+
+
+def pointwise_samples(chunk: Callable[..., Any], model: RegionModel, x0: np.ndarray, p: np.ndarray, paths: int,
+                      seed: int) -> Iterator[list[np.ndarray]]:
+    """The per-path samples of chunk(x0 [n m, d], p [n m, k], seed pair) for `paths` paths per point, a chunk
+    at a time, each output reshaped to [n, m, ...] (point-major; m paths of each point per chunk)."""
+    problem = model.problem
+    paths = positive_int("paths", paths)
+    if paths < 2:
+        raise ParameterError("paths", f"must be at least 2, got {paths}")
+    points = len(x0)
+    per_chunk = int(np.clip(CHUNK_ELEMENTS // ((problem.num_time_interval + 1) * problem.dim * points), 16, paths))
+    x0_tensor = tf.constant(np.repeat(x0, per_chunk, axis=0), model.dtype)  # point-major: [n * m, d]
+    p_tensor = tf.constant(np.repeat(p, per_chunk, axis=0), model.dtype)
+    done = index = 0
+    while done < paths:
+        size = min(per_chunk, paths - done)
+        if size < per_chunk:  # the last chunk: keep the first `size` paths of each point
+            keep = np.tile(np.arange(size), points) + np.repeat(np.arange(points) * per_chunk, size)
+            x0_tensor, p_tensor = tf.gather(x0_tensor, keep), tf.gather(p_tensor, keep)
+        samples = chunk(x0_tensor, p_tensor, tf.constant([seed * 2 ** 20 + index, CV_STREAM], tf.int64))
+        yield [values.numpy().reshape((points, size) + tuple(values.shape[1:])) for values in samples]
+        done += size
+        index += 1

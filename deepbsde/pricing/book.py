@@ -8,13 +8,18 @@
     book = price_function(MaxCall(100.0), model, maturity=1.0, spot_range=(80.0, 120.0),
                           volatility_range=(0.15, 0.25))
     book.price(spots, volatility=0.18), book.deltas(spots), book.vegas(spots)   # spots: [n, d]
+    book.estimate(spots, volatility=0.18, paths=2**15)                          # with 95% half-widths
     book.check(num_points=30, paths=10**6)                                      # against Monte Carlo
 
 One region solve (deepbsde.solver.region) of the Black-Scholes equation with
 the spots drawn uniformly from the box spot_range^d and the volatility (one
 for all assets) and the rate drawn from their ranges, fed to every network.
-As in `price`, the PDE is solved in units of the strike. Deltas and vegas are
-derivatives of the trained price network by automatic differentiation.
+As in `price`, the PDE is solved in units of the strike. `price`, `deltas`,
+`vegas` and `rhos` are the trained price network and its derivatives by
+automatic differentiation (instant, but only as good as the training);
+`estimate` is Monte Carlo from each point with the trained networks as
+control variates (deepbsde.checks.control_variate.RegionControlVariate):
+unbiased whatever the networks, with 95% half-widths that the networks narrow.
 """
 from __future__ import annotations
 
@@ -27,11 +32,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from deepbsde.checks.control_variate import RegionControlVariate
 from deepbsde.errors import ParameterError
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import Payoff, checked_option, payoff_from_params
 from deepbsde.pricing.european import PRICING_TIME_STEPS
 from deepbsde.reference.black_scholes_mc import black_scholes_deltas, black_scholes_price
+from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.options import SolverOptions
 from deepbsde.solver.region import RegionProblem, RegionTrainer
 from deepbsde.solver.regions import ParameterRanges, Region
@@ -46,6 +53,8 @@ BOOK_OPTIONS: dict[str, Any] = {"iterations": 5000, "batch_size": 1024, "learnin
                                 "log_every": 500}
 #: Relative bump of the volatility in the Monte Carlo finite-difference vega of `check`.
 VEGA_BUMP = 0.01
+#: Fresh paths per point of `PriceFunction.estimate` unless given.
+ESTIMATE_PATHS = 2 ** 15
 
 
 class BlackScholesRegion(RegionProblem):
@@ -84,11 +93,51 @@ class BlackScholesRegion(RegionProblem):
     def g(self, x, p):
         return self.network.tf_call(x)
 
+    def discount_rate(self, p):
+        return self._parameter("rate", p, self.model.rate) * tf.ones([tf.shape(p)[0], 1], p.dtype)
+
     def diffusion_transpose_times(self, x, p, v):
         scaled = self._parameter("volatility", p, self.model.volatilities) * x * v
         if self.model.cholesky is None:
             return scaled
         return tf.linalg.matvec(tf.constant(self.model.cholesky, x.dtype), scaled, transpose_a=True)
+
+
+class PrintedRecords:
+    """A training observer that prints each history record (`train(verbose=True)`)."""
+
+    def on_record(self, record: HistoryRecord, total_iterations: int) -> None:
+        print(f"step {record.step}/{total_iterations}  loss {record.loss:.4e}  value {record.value:.6g}  "
+              f"lr {record.learning_rate:.1e}  {record.elapsed:.1f} s", flush=True)
+
+    def on_checkpoint(self, step: int) -> None:
+        """Nothing to save: a price function is saved by `save`."""
+
+
+@dataclass(frozen=True)
+class BookEstimate:
+    """`PriceFunction.estimate`: control-variate Monte Carlo at n points with 95% half-widths.
+
+    prices [n], deltas [n, d], vegas / rhos [n] (None without the range);
+    variance_ratio [n]: the part of the payoff's variance left by the trained
+    networks as control variates; paths per point.
+    """
+
+    prices: np.ndarray
+    price_half_widths: np.ndarray
+    deltas: np.ndarray
+    delta_half_widths: np.ndarray
+    vegas: np.ndarray | None
+    vega_half_widths: np.ndarray | None
+    rhos: np.ndarray | None
+    rho_half_widths: np.ndarray | None
+    variance_ratio: np.ndarray
+    paths: int
+
+
+def relative_errors(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """|values / reference - 1|, elementwise."""
+    return np.abs(values / reference - 1.0)
 
 
 @dataclass(frozen=True)
@@ -113,23 +162,24 @@ class BookCheck:
     vegas: np.ndarray | None
     reference_vegas: np.ndarray | None
     vega_half_widths: np.ndarray | None
+    estimate: BookEstimate | None = None
 
     @property
     def price_rel_errors(self) -> np.ndarray:
-        """|price / reference - 1| per point."""
-        return np.abs(self.price / self.reference_price - 1.0)
+        """|price / reference - 1| per point (the network)."""
+        return relative_errors(self.price, self.reference_price)
 
     @property
     def delta_rel_errors(self) -> np.ndarray:
-        """|delta_i / reference delta_i - 1| per point and asset."""
-        return np.abs(self.deltas / self.reference_deltas - 1.0)
+        """|delta_i / reference delta_i - 1| per point and asset (the network)."""
+        return relative_errors(self.deltas, self.reference_deltas)
 
     @property
     def vega_rel_errors(self) -> np.ndarray | None:
-        """|vega / reference vega - 1| per point, None without a volatility range."""
+        """|vega / reference vega - 1| per point (the network), None without a volatility range."""
         if self.vegas is None or self.reference_vegas is None:
             return None
-        return np.abs(self.vegas / self.reference_vegas - 1.0)
+        return relative_errors(self.vegas, self.reference_vegas)
 
 
 class PriceFunction:
@@ -160,23 +210,46 @@ class PriceFunction:
         problem = BlackScholesRegion(payoff.scaled(1.0 / self.unit), model.scaled(1.0 / self.unit), self.maturity,
                                      self.time_steps, scaled_region, self.ranges)
         self.trainer = RegionTrainer(problem, self.options)
+        self.control_variate = RegionControlVariate(self.trainer.model)
         self.history: list = []
         self.timings: dict[str, float] = {}
 
     def train(self, verbose: bool = False) -> PriceFunction:
         """Trains (once); returns self. verbose prints a line per history record."""
-        self.history, self.timings = self.trainer.run(print if verbose else None)
+        self.history, self.timings = self.trainer.run([PrintedRecords()] if verbose else [])
         return self
 
-    def _evaluate(self, spots: Any, volatility: Any, rate: Any) -> dict[str, np.ndarray]:
-        points = np.asarray(spots, np.float64)
+    def _given(self, volatility: Any, rate: Any) -> dict[str, Any]:
+        """The parameters with a range among volatility and rate; a fixed one must equal the model's value."""
         given = {name: value for name, value in (("volatility", volatility), ("rate", rate)) if value is not None}
         fixed = {"volatility": self.model.volatilities, "rate": self.model.rate}
         for name in set(given) - set(self.ranges.names):
             if not np.allclose(given[name], fixed[name]):
                 raise ParameterError(name, f"was fixed at {fixed[name]} for training; give a {name}_range to vary it")
             del given[name]
-        return self.trainer.solution.evaluate(points / self.unit, given)
+        return given
+
+    def _evaluate(self, spots: Any, volatility: Any, rate: Any) -> dict[str, np.ndarray]:
+        points = np.asarray(spots, np.float64)
+        return self.trainer.solution.evaluate(points / self.unit, self._given(volatility, rate))
+
+    def estimate(self, spots: Any, volatility: Any = None, rate: Any = None, *, paths: int = ESTIMATE_PATHS,
+                 seed: int = 0) -> BookEstimate:
+        """Prices, deltas, vegas and rhos at spots [n, d] by Monte Carlo with the trained networks as control
+        variates, with 95% half-widths (deepbsde.checks.control_variate): `paths` fresh paths per point,
+        all points at once. Unbiased whatever the networks (exact simulation of the model); the better
+        they are, the narrower the intervals. volatility, rate as for `price`."""
+        x, p = self.trainer.solution.inputs(np.asarray(spots, np.float64) / self.unit, self._given(volatility, rate))
+        result = self.control_variate.estimate(x.numpy().astype(np.float64), p.numpy().astype(np.float64),
+                                               paths=paths, seed=seed)
+        sensitivities: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
+        for name in ("volatility", "rate"):
+            column = self.ranges.names.index(name) if name in self.ranges.names else None
+            sensitivities[name] = (None, None) if column is None else (
+                self.unit * result.sensitivities[:, column], self.unit * result.sensitivity_half_widths[:, column])
+        return BookEstimate(self.unit * result.value, self.unit * result.value_half_widths, result.gradient,
+                            result.gradient_half_widths, *sensitivities["volatility"], *sensitivities["rate"],
+                            result.variance_ratio, result.paths)
 
     def price(self, spots: Any, volatility: Any = None, rate: Any = None) -> np.ndarray:
         """Prices at spots [n, d] (or one point [d]), shape [n]; volatility, rate: a number or [n]
@@ -210,10 +283,12 @@ class PriceFunction:
         rate = columns.get("rate", np.full(num_points, self.model.rate))
         return spots, volatility, rate
 
-    def check(self, num_points: int = 30, paths: int = 10 ** 6, seed: int = 0) -> BookCheck:
+    def check(self, num_points: int = 30, paths: int = 10 ** 6, seed: int = 0,
+              estimate_paths: int | None = ESTIMATE_PATHS) -> BookCheck:
         """Prices, deltas and vegas at num_points random points of the region against Monte Carlo
         (exact simulation, antithetic, `paths` paths per point; vegas by central differences of
-        bump VEGA_BUMP * volatility with common random numbers)."""
+        bump VEGA_BUMP * volatility with common random numbers): the network's, and the control-variate
+        `estimate` with estimate_paths paths per point (None: the network alone)."""
         num_points = positive_int("num_points", num_points)
         spots, volatility, rate = self.sample_points(num_points, seed)
         has_vol = "volatility" in self.ranges.names
@@ -222,7 +297,7 @@ class PriceFunction:
         rows: dict[str, list] = {k: [] for k in ("price", "half", "deltas", "delta_half", "vega", "vega_half")}
         for i in range(num_points):
             vols = volatility[i] if has_vol else self.model.volatilities
-            market = self._market(spots[i], vols, rate[i])
+            market = self.market(spots[i], vols, rate[i])
             estimate = black_scholes_price(self.payoff, market, self.maturity, num_paths=paths, seed=seed + 1 + i)
             deltas, delta_half = black_scholes_deltas(self.payoff, market, self.maturity, num_paths=paths,
                                                       seed=seed + 1 + i)
@@ -234,12 +309,16 @@ class PriceFunction:
                 vega, half = self._reference_vega(spots[i], volatility[i], rate[i], paths, seed + 1 + i)
                 rows["vega"].append(vega)
                 rows["vega_half"].append(half)
+        refined = None if estimate_paths is None else self.estimate(spots, vol_arg, rate_arg, paths=estimate_paths,
+                                                                    seed=seed)
         return BookCheck(spots, volatility, rate, self.price(spots, vol_arg, rate_arg), np.array(rows["price"]),
                          np.array(rows["half"]), self.deltas(spots, vol_arg, rate_arg), np.array(rows["deltas"]),
                          np.array(rows["delta_half"]), self.vegas(spots, vol_arg, rate_arg) if has_vol else None,
-                         np.array(rows["vega"]) if has_vol else None, np.array(rows["vega_half"]) if has_vol else None)
+                         np.array(rows["vega"]) if has_vol else None, np.array(rows["vega_half"]) if has_vol else None,
+                         refined)
 
-    def _market(self, spots: np.ndarray, volatilities: Any, rate: float) -> BlackScholesModel:
+    def market(self, spots: np.ndarray, volatilities: Any, rate: float) -> BlackScholesModel:
+        """The book's model (dividends, correlation) at these spots, volatilities and rate."""
         return BlackScholesModel(spots, rate, volatilities, self.model.dividend_yields, self.model.correlation)
 
     def _reference_vega(self, spots: np.ndarray, volatility: float, rate: float, paths: int,
@@ -247,7 +326,7 @@ class PriceFunction:
         """Central difference of Monte Carlo prices at volatility (1 +- VEGA_BUMP) on common random
         numbers, with its 95% half-width: each path's normals are recovered from its terminal prices at
         `volatility` and re-used at both bumped volatilities, so the interval is the difference's own."""
-        market = self._market(spots, volatility, rate)
+        market = self.market(spots, volatility, rate)
         bump = VEGA_BUMP * volatility
         spot_row = tf.constant(market.spots[np.newaxis], tf.float64)
         drift = (rate - market.dividend_yields) * self.maturity

@@ -2,7 +2,7 @@
 
 A run configuration has three sections:
 
-    equation:   {name: hjb, dim: 100, ...}   # name + the equation's parameters
+    equation:   {name: hjb, dim: 100, ...}   # name + the equation's parameters (+ x0_region: a region solve)
     solver:     {iterations: 2000, ...}      # SolverOptions fields
     reference:  auto                         # auto | a number | null
 
@@ -23,6 +23,7 @@ import yaml
 from deepbsde.errors import ConfigError, ParameterError, UnknownEquationError
 from deepbsde.runs.limits import check_limits
 from deepbsde.solver.options import SolverOptions
+from deepbsde.solver.regions import Region
 from deepbsde.validation import shown
 from equations.base import Equation
 from equations.registry import equation_class, get
@@ -36,6 +37,17 @@ class RunConfig:
     equation_params: dict[str, Any]
     solver: SolverOptions
     reference: Any = "auto"
+    x0_region: dict[str, Any] | None = None  # `equation.x0_region`: a region solve (deepbsde.runs.region_run)
+
+    def build_region(self, dim: int) -> Region | None:
+        """The validated region of `equation.x0_region` (None: a single-point solve)."""
+        if self.x0_region is None:
+            return None
+        try:
+            return Region.from_mapping(self.x0_region, dim)
+        except ParameterError as error:
+            field = error.field if error.field.startswith("x0_region") else f"x0_region.{error.field}"
+            raise ConfigError(f"equation.{field}", error.reason) from None
 
     def build_equation(self) -> Equation:
         """The equation instance; parameter errors become ConfigErrors."""
@@ -49,7 +61,9 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """The resolved configuration, as it would be written to YAML."""
         equation = self.build_equation()
-        return {"equation": {"name": self.equation_name, **equation.params},
+        region = self.build_region(equation.dim)
+        return {"equation": {"name": self.equation_name, **equation.params,
+                             **({"x0_region": region.to_mapping()} if region is not None else {})},
                 "solver": self.solver.to_dict(), "reference": self.reference}
 
 
@@ -68,7 +82,7 @@ def config_from_mapping(raw: Any) -> RunConfig:
     equation_section = raw["equation"]
     if not isinstance(equation_section, Mapping) or "name" not in equation_section:
         raise ConfigError("equation.name", "missing: the registered equation to solve")
-    params = {k: v for k, v in equation_section.items() if k != "name"}
+    params = {k: v for k, v in equation_section.items() if k not in ("name", "x0_region")}
     name = equation_section["name"]
     if not isinstance(name, str):
         raise ConfigError("equation.name", f"must be a string, got {shown(name)}")
@@ -78,8 +92,9 @@ def config_from_mapping(raw: Any) -> RunConfig:
         raise ConfigError("reference", f"must be auto, a finite number or null, got {shown(reference)}")
     solver = SolverOptions.from_mapping(raw.get("solver") or {})
     _check_size(name, params, solver)  # before the equation allocates anything of size dim
-    config = RunConfig(name, params, solver, reference)
+    config = RunConfig(name, params, solver, reference, equation_section.get("x0_region"))
     equation = config.build_equation()  # validates the equation section now, not at training time
+    config.build_region(equation.dim)
     check_limits(equation.dim, equation.num_time_interval, solver)
     return config
 

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from deepbsde.errors import ParameterError, RunFolderError
 from deepbsde.runs.config import config_from_mapping
+from deepbsde.runs.region_run import REGION_KIND
 from deepbsde.runs.result import MODEL_FOLDER, read_history
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import DeepBSDEModel, clipped_square_loss
@@ -75,6 +76,9 @@ def load(directory: str | Path) -> TrainedSolver:
         raise RunFolderError(str(summary_path), f"not a readable result ({shown(str(error))})") from None
     if not isinstance(summary, dict) or "config" not in summary:
         raise RunFolderError(str(summary_path), "not a result (no config)")
+    if summary.get("kind") == REGION_KIND:
+        raise RunFolderError(str(summary_path), "holds a region run: read it with deepbsde.load_region_run, or "
+                                                "`deepbsde evaluate DIR --points points.csv`")
     stored = summary["config"]
     if isinstance(stored, dict) and isinstance(stored.get("solver"), dict) and "preset" not in stored["solver"]:
         # saved before the robust preset existed: those runs used the paper's set-up

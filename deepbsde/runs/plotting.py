@@ -1,8 +1,9 @@
-"""Training curves as a PNG."""
+"""Training curves, and functions along a line through a region, as PNGs."""
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -35,6 +36,36 @@ def plot_history(history: Sequence[HistoryRecord], path: str | Path, title: str,
     value_axis.set(xlabel="iteration", ylabel="u(0, x0)", title="value")
     value_axis.legend(loc="best")
     figure.suptitle(title)
+    figure.tight_layout()
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=DPI)
+    atomic_write(path, image.getvalue())
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class PointSeries:
+    """Points with 95% half-widths (or None) for `plot_along_line`."""
+
+    positions: Sequence[float]
+    values: Sequence[float]
+    half_widths: Sequence[float] | None
+    label: str
+
+
+def plot_along_line(path: str | Path, title: str, xlabel: str, ylabel: str, positions: Sequence[float],
+                    curve: Sequence[float], curve_label: str, points: Sequence[PointSeries] = ()) -> Path:
+    """A function along a line through a region (e.g. u(0, a + t (b - a)) against t) as a curve, with
+    points (references, estimates) and their intervals as error bars; written atomically as a PNG."""
+    figure = Figure(figsize=(6.0, 4.0), dpi=DPI)
+    FigureCanvasAgg(figure)
+    axis = figure.subplots()
+    axis.plot(positions, curve, color="tab:blue", label=curve_label)
+    for series, marker in zip(points, "os^dv"):
+        axis.errorbar(series.positions, series.values, yerr=series.half_widths, fmt=marker, markersize=4,
+                      capsize=3, fillstyle="none", label=series.label)
+    axis.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    axis.legend(loc="best")
     figure.tight_layout()
     image = io.BytesIO()
     figure.savefig(image, format="png", dpi=DPI)

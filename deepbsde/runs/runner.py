@@ -10,16 +10,19 @@ from deepbsde.runs.config import RunConfig
 from deepbsde.runs.directory import RunDirectory
 from deepbsde.runs.files import reason_of
 from deepbsde.runs.plotting import plot_history
+from deepbsde.runs.region_run import RegionRunResult, finish_region_run, region_trainer
 from deepbsde.runs.result import Result
 from deepbsde.runs.solve import build_result
+from deepbsde.solver.region import RegionTrainer
 from deepbsde.solver.training import Trainer, TrainingObserver
 
 
 def run_config(config: RunConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
                observers: Sequence[TrainingObserver] = (),
                should_stop: Callable[[], bool] = lambda: False,
-               report: Callable[[str], None] = lambda message: None) -> Result:
-    """Trains `config` with its outputs in `out`.
+               report: Callable[[str], None] = lambda message: None) -> Result | RegionRunResult:
+    """Trains `config` with its outputs in `out`; a config with `equation.x0_region` is a region solve
+    (deepbsde.runs.region_run), which returns a RegionRunResult.
 
     resume: continue the checkpointed run in `out` (same problem required); the
     newest checkpoint that restores is used, and `report` is told what was skipped.
@@ -37,7 +40,8 @@ def run_config(config: RunConfig, out: str | Path, *, resume: bool = False, over
             directory.open_existing(resolved)
         else:
             directory.create(resolved, overwrite)
-        trainer = Trainer(config.build_equation(), config.solver)
+        trainer: Trainer | RegionTrainer = (Trainer(config.build_equation(), config.solver)
+                                            if config.x0_region is None else region_trainer(config))
         directory.attach(trainer.checkpoint_objects())
         history = []
         if resume:
@@ -51,6 +55,8 @@ def run_config(config: RunConfig, out: str | Path, *, resume: bool = False, over
         directory.install(trainer.step)
         if not str(directory.latest_checkpoint()).endswith(f"-{trainer.step}"):
             directory.on_checkpoint(trainer.step)
+        if isinstance(trainer, RegionTrainer):
+            return finish_region_run(trainer, history, timings, config, resolved, directory.path)
         result = build_result(trainer, history, timings, config.reference, resolved)
         directory.claim(["training.png"])
         plot_history(history, directory.path / "training.png",

@@ -18,21 +18,20 @@ to X_n. The training step is compiled as the point solver's is.
 from __future__ import annotations
 
 import abc
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.errors import DivergenceError, ParameterError
+from deepbsde.errors import ParameterError
+from deepbsde.solver.adaptive import PlateauSchedule
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import clipped_square_loss
 from deepbsde.solver.networks import StackedSubnetworks
 from deepbsde.solver.optimizer import adam, current_learning_rate
 from deepbsde.solver.options import SolverOptions
 from deepbsde.solver.regions import ParameterRanges, Region
-from deepbsde.solver.training import VALIDATION_STREAM
+from deepbsde.solver.training import VALIDATION_STREAM, TrainingLoop
 from equations.base import Equation
 
 
@@ -75,6 +74,11 @@ class RegionProblem(abc.ABC):
     @abc.abstractmethod
     def diffusion_transpose_times(self, x: tf.Tensor, p: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
         """sigma(x; p)^T v for x, v [batch, d]: maps grad u to Z = sigma^T grad u."""
+
+    def discount_rate(self, p: tf.Tensor) -> tf.Tensor | None:
+        """r(p) [batch, 1] when the generator is linear, f = -r(p) y (the control-variate estimate of
+        deepbsde.checks needs it); None otherwise."""
+        return None
 
 
 class EquationOnRegion(RegionProblem):
@@ -215,8 +219,10 @@ class RegionSolution:
         return self.model.z_later(stacked, p, training=False)[step - 1].numpy()
 
 
-class RegionTrainer:
-    """Model, Adam and the compiled step of a region solve; options as for the point solver.
+class RegionTrainer(TrainingLoop):
+    """Model, Adam and the compiled steps of a region solve; options as for the point solver, and the
+    point solver's training loop (deepbsde.solver.training.TrainingLoop: steps_per_call, observers,
+    the robust preset's adaptive rate).
 
     Batch k draws its increments, starts and parameters from (seed, k), so a
     run is a pure function of its seed.
@@ -229,16 +235,17 @@ class RegionTrainer:
         self.model = RegionModel(problem, options, self.dtype)
         self.variables = list(self.model.trainable_variables)
         self.optimizer = adam(options.lr_boundaries, options.learning_rates, self.variables)
+        self.plateau = PlateauSchedule(options.learning_rates[0], self.dtype, 1.0) if options.adaptive_schedule \
+            else None
         self.valid_batch = self._sample(options.valid_size, tf.constant([options.seed, VALIDATION_STREAM], tf.int64))
         self.sample = tf.function(self._training_batch, reduce_retracing=True)
         self.update = tf.function(self._update, jit_compile=options.jit_compile, reduce_retracing=True)
+        # several steps per call, as the point solver: all batches drawn in one call, the updates in one
+        # compiled loop
+        self.sample_block = tf.function(self._training_block)
+        self.update_block = tf.function(self._update_block, jit_compile=options.jit_compile)
         self.validation_loss = tf.function(self._validation_loss, reduce_retracing=True)
         self.solution = RegionSolution(self.model)
-
-    @property
-    def step(self) -> int:
-        """Number of training steps taken so far."""
-        return int(self.optimizer.iterations.numpy())
 
     def _sample(self, count: int, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         fold = tf.random.experimental.stateless_fold_in  # independent streams for starts and parameters
@@ -247,9 +254,14 @@ class RegionTrainer:
         p = self.problem.parameters.sample(count, fold(seed, 2), self.dtype)
         return dw, x0, p
 
-    def _training_batch(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        seed = tf.stack([tf.constant(self.options.seed, tf.int64), tf.convert_to_tensor(self.optimizer.iterations)])
-        return self._sample(self.options.batch_size, seed)
+    def _training_batch(self, offset: int = 0) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        step = tf.convert_to_tensor(self.optimizer.iterations) + offset
+        return self._sample(self.options.batch_size, tf.stack([tf.constant(self.options.seed, tf.int64), step]))
+
+    def _training_block(self, count: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        batches = [self._training_batch(k) for k in range(count)]
+        dw, x0, p = (tf.stack(parts) for parts in zip(*batches))
+        return dw, x0, p
 
     def _update(self, dw: tf.Tensor, x0: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
         x = self.problem.paths(dw, x0, p)
@@ -257,6 +269,12 @@ class RegionTrainer:
             loss = clipped_square_loss(self.model.terminal_mismatch(dw, x, p, training=True), self.options.loss_clip)
         self.optimizer.apply(tape.gradient(loss, self.variables), self.variables)
         return loss
+
+    def _update_block(self, dw: tf.Tensor, x0: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+        losses = tf.TensorArray(self.dtype, size=dw.shape[0])
+        for k in tf.range(dw.shape[0]):  # a loop in the graph, not unrolled
+            losses = losses.write(k, self._update(dw[k], x0[k], p[k]))
+        return losses.stack()
 
     def _validation_loss(self) -> tf.Tensor:
         dw, x0, p = self.valid_batch
@@ -267,32 +285,22 @@ class RegionTrainer:
         """One Adam step on the batch (seed, step); returns its loss."""
         return self.update(*self.sample())
 
+    def train_steps(self, count: int) -> tf.Tensor:
+        """`count` Adam steps, batch k of them drawn from (seed, step + k) exactly as `count` calls of
+        train_step would; returns their losses [count]."""
+        if count == 1:
+            return tf.stack([self.train_step()])
+        return self.update_block(*self.sample_block(count))
+
     def record(self, elapsed: float) -> HistoryRecord:
         """Validation loss and U at the region's centre (parameters at their midpoints)."""
         centre = self.solution.evaluate(self.problem.region.centre)["u"][0]
         return HistoryRecord(self.step, float(self.validation_loss().numpy()), float(centre),
                              current_learning_rate(self.optimizer), elapsed)
 
-    def run(self, on_record: Callable[[HistoryRecord], None] | None = None) -> tuple[list[HistoryRecord],
-                                                                                     dict[str, float]]:
-        """Trains up to options.iterations; returns the history and the timings
-        (seconds, compile_seconds of the first step, ms_per_iteration of the others).
-        Raises DivergenceError when a loss is not finite or exceeds max_loss."""
-        options = self.options
-        history: list[HistoryRecord] = []
-        start = time.perf_counter()
-        compile_seconds = 0.0
-        while self.step < options.iterations:
-            loss = float(self.train_step().numpy())
-            if compile_seconds == 0.0:
-                compile_seconds = time.perf_counter() - start  # the first step traces and compiles
-            if not np.isfinite(loss) or (options.max_loss is not None and loss > options.max_loss):
-                raise DivergenceError(self.step, loss, options.max_loss)
-            if self.step % options.log_every == 0 or self.step == options.iterations:
-                history.append(self.record(time.perf_counter() - start))
-                if on_record is not None:
-                    on_record(history[-1])
-        seconds = time.perf_counter() - start
-        # the steps after the first, validation records included
-        ms_per_iteration = 1000.0 * (seconds - compile_seconds) / max(len(history) and self.step - 1, 1)
-        return history, {"seconds": seconds, "compile_seconds": compile_seconds, "ms_per_iteration": ms_per_iteration}
+    def checkpoint_objects(self) -> dict[str, tf.Module]:
+        """Weights, batch-norm statistics, Adam's state and step (and the adaptive schedule)."""
+        objects: dict[str, tf.Module] = {"model": self.model, "optimizer": self.optimizer}
+        if self.plateau is not None:
+            objects["schedule"] = self.plateau
+        return objects

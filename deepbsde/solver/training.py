@@ -8,6 +8,7 @@ function of its seed.
 """
 from __future__ import annotations
 
+import abc
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -72,7 +73,111 @@ def device_description() -> str:
     return f"{gpus[0].name} ({details.get('device_name', 'GPU')})"
 
 
-class Trainer:
+class TrainingLoop(abc.ABC):
+    """The training loop shared by Trainer and the region solve's RegionTrainer: steps in blocks of
+    steps_per_call ending at log points and checkpoints, history records, the robust preset's adaptive
+    learning rate, observers, divergence and stop requests. A subclass sets options, optimizer and
+    plateau (a PlateauSchedule or None) and gives train_steps and record."""
+
+    options: SolverOptions
+    optimizer: tf.keras.optimizers.Optimizer
+    plateau: PlateauSchedule | None
+
+    @abc.abstractmethod
+    def train_steps(self, count: int) -> tf.Tensor:
+        """`count` Adam steps on the batches (seed, step + k); returns their losses [count]."""
+
+    @abc.abstractmethod
+    def record(self, elapsed: float) -> HistoryRecord:
+        """The history record of the current step."""
+
+    @property
+    def step(self) -> int:
+        """Number of training steps taken so far."""
+        return int(self.optimizer.iterations.numpy())
+
+    def run(self, observers: Sequence[TrainingObserver] = (), history: Sequence[HistoryRecord] = (),
+            should_stop: Callable[[], bool] = lambda: False) -> tuple[list[HistoryRecord], dict[str, float]]:
+        """Trains from the current step up to options.iterations (or until the
+        adaptive learning rate of the robust preset stops it, at a log point).
+
+        history: the records of an earlier part of this run (when resuming).
+        observers: told of every record and of every checkpoint-worthy step.
+        should_stop: polled after every step; when it turns true the
+        observers checkpoint and TrainingInterrupted is raised.
+        Raises DivergenceError when a loss is not finite or exceeds max_loss;
+        the observers are then not asked to checkpoint the diverged state.
+        """
+        options = self.options
+        history = list(history)
+        offset = history[-1].elapsed if history else 0.0  # elapsed time of the earlier part
+        start = time.perf_counter()
+        compile_seconds = step_seconds = 0.0
+        timed_steps = 0
+        self._set_adaptive_rate()
+
+        def log() -> None:
+            record = self.record(offset + time.perf_counter() - start)
+            history.append(record)
+            for observer in observers:
+                observer.on_record(record, options.iterations)
+
+        # a record at the start: of a fresh run, or where the resumed history lacks one of a log point
+        at_log_point = self.step % options.log_every == 0 or self.step == options.iterations
+        if not history or (at_log_point and history[-1].step != self.step):
+            log()
+        started = False
+        while self.step < options.iterations:
+            count = self._steps_until_event()
+            tick = time.perf_counter()
+            losses = self.train_steps(count).numpy()  # also synchronises, so the timing is the steps'
+            seconds = time.perf_counter() - tick
+            if compile_seconds == 0.0:
+                compile_seconds = seconds  # first call traces and compiles
+            else:
+                step_seconds += seconds
+                timed_steps += count
+            bad = np.flatnonzero(~np.isfinite(losses) | (losses > (options.max_loss or np.inf)))
+            if bad.size:
+                raise DivergenceError(self.step - count + int(bad[0]) + 1, float(losses[bad[0]]), options.max_loss)
+            if not started:
+                started = True
+                _notify(observers, "on_started", self.step)
+            if self.step % options.log_every == 0 or self.step == options.iterations:
+                log()
+                if self.plateau is not None:
+                    done = self.plateau.observe(history)
+                    self._set_adaptive_rate()
+                    if done:
+                        break
+            if options.checkpoint_every and self.step % options.checkpoint_every == 0:
+                for observer in observers:
+                    observer.on_checkpoint(self.step)
+            if should_stop():
+                for observer in observers:
+                    observer.on_checkpoint(self.step)
+                raise TrainingInterrupted(self.step)
+        _notify(observers, "on_finished", self.step)
+        timings = {"seconds": offset + time.perf_counter() - start, "compile_seconds": compile_seconds,
+                   "ms_per_iteration": 1000.0 * step_seconds / max(timed_steps, 1)}
+        return history, timings
+
+    def _steps_until_event(self) -> int:
+        """Steps of the next call: at most steps_per_call, ending at the next log
+        point, checkpoint or the last iteration, so those happen after a whole call."""
+        options, step = self.options, self.step
+        events = [options.iterations, step + options.log_every - step % options.log_every]
+        if options.checkpoint_every:
+            events.append(step + options.checkpoint_every - step % options.checkpoint_every)
+        return max(1, min(options.steps_per_call, min(events) - step))
+
+    def _set_adaptive_rate(self) -> None:
+        """Gives Adam the adaptive schedule's current rate (also after a restore)."""
+        if self.plateau is not None:
+            self.optimizer.learning_rate = self.plateau.current_rate
+
+
+class Trainer(TrainingLoop):
     """Holds the model, the optimizer and the compiled steps of one solve.
 
     With options.devices the batch is split across those devices
@@ -131,11 +236,6 @@ class Trainer:
         # ready in 0.4 s where XLA needs 1.9 s to compile it (measured here), time
         # that every run would spend before its first step.
         self.validation_loss = tf.function(self._validation_loss, reduce_retracing=True)
-
-    @property
-    def step(self) -> int:
-        """Number of training steps taken so far."""
-        return int(self.optimizer.iterations.numpy())
 
     def train_step(self) -> tf.Tensor:
         """One Adam step on the batch (seed, step); returns its loss."""
@@ -219,86 +319,6 @@ class Trainer:
         if self.plateau is not None:
             objects["schedule"] = self.plateau
         return objects
-
-    def _set_adaptive_rate(self) -> None:
-        """Gives Adam the adaptive schedule's current rate (also after a restore)."""
-        if self.plateau is not None:
-            self.optimizer.learning_rate = self.plateau.current_rate
-
-    def run(self, observers: Sequence[TrainingObserver] = (), history: Sequence[HistoryRecord] = (),
-            should_stop: Callable[[], bool] = lambda: False) -> tuple[list[HistoryRecord], dict[str, float]]:
-        """Trains from the current step up to options.iterations (or until the
-        adaptive learning rate of the robust preset stops it, at a log point).
-
-        history: the records of an earlier part of this run (when resuming).
-        observers: told of every record and of every checkpoint-worthy step.
-        should_stop: polled after every step; when it turns true the
-        observers checkpoint and TrainingInterrupted is raised.
-        Raises DivergenceError when a loss is not finite or exceeds max_loss;
-        the observers are then not asked to checkpoint the diverged state.
-        """
-        options = self.options
-        history = list(history)
-        offset = history[-1].elapsed if history else 0.0  # elapsed time of the earlier part
-        start = time.perf_counter()
-        compile_seconds = step_seconds = 0.0
-        timed_steps = 0
-        self._set_adaptive_rate()
-
-        def log() -> None:
-            record = self.record(offset + time.perf_counter() - start)
-            history.append(record)
-            for observer in observers:
-                observer.on_record(record, options.iterations)
-
-        # a record at the start: of a fresh run, or where the resumed history lacks one of a log point
-        at_log_point = self.step % options.log_every == 0 or self.step == options.iterations
-        if not history or (at_log_point and history[-1].step != self.step):
-            log()
-        started = False
-        while self.step < options.iterations:
-            count = self._steps_until_event()
-            tick = time.perf_counter()
-            losses = self.train_steps(count).numpy()  # also synchronises, so the timing is the steps'
-            seconds = time.perf_counter() - tick
-            if compile_seconds == 0.0:
-                compile_seconds = seconds  # first call traces and compiles
-            else:
-                step_seconds += seconds
-                timed_steps += count
-            bad = np.flatnonzero(~np.isfinite(losses) | (losses > (options.max_loss or np.inf)))
-            if bad.size:
-                raise DivergenceError(self.step - count + int(bad[0]) + 1, float(losses[bad[0]]), options.max_loss)
-            if not started:
-                started = True
-                _notify(observers, "on_started", self.step)
-            if self.step % options.log_every == 0 or self.step == options.iterations:
-                log()
-                if self.plateau is not None:
-                    done = self.plateau.observe(history)
-                    self._set_adaptive_rate()
-                    if done:
-                        break
-            if options.checkpoint_every and self.step % options.checkpoint_every == 0:
-                for observer in observers:
-                    observer.on_checkpoint(self.step)
-            if should_stop():
-                for observer in observers:
-                    observer.on_checkpoint(self.step)
-                raise TrainingInterrupted(self.step)
-        _notify(observers, "on_finished", self.step)
-        timings = {"seconds": offset + time.perf_counter() - start, "compile_seconds": compile_seconds,
-                   "ms_per_iteration": 1000.0 * step_seconds / max(timed_steps, 1)}
-        return history, timings
-
-    def _steps_until_event(self) -> int:
-        """Steps of the next call: at most steps_per_call, ending at the next log
-        point, checkpoint or the last iteration, so those happen after a whole call."""
-        options, step = self.options, self.step
-        events = [options.iterations, step + options.log_every - step % options.log_every]
-        if options.checkpoint_every:
-            events.append(step + options.checkpoint_every - step % options.checkpoint_every)
-        return max(1, min(options.steps_per_call, min(events) - step))
 
     def z0(self) -> np.ndarray:
         """The trained Z_0 = sigma^T grad u(0, x0), shape [d]."""
