@@ -54,6 +54,7 @@ from deepbsde.runs.config import apply_overrides, load_config, read_yaml  # noqa
 from deepbsde.runs.files import LOCK, STAGING, atomic_write, remove_entry  # noqa: E402
 from deepbsde.runs.region_run import LINE_PLOT, RegionRunResult, is_region_run, load_region_run  # noqa: E402
 from deepbsde.runs.runner import run_config  # noqa: E402
+from deepbsde.runs.solve import check_on_twice_the_time_steps  # noqa: E402
 from deepbsde.solver.history import HistoryRecord  # noqa: E402
 from equations.registry import available, equation_class  # noqa: E402
 
@@ -206,6 +207,8 @@ def command_run(args: argparse.Namespace) -> int:
     if isinstance(raw, dict) and raw.get("kind") == "bermudan":
         return price_early_exercise_config(early_exercise_job(raw), args.quiet)
     config = load_config(path, args.set)
+    if args.check_time_grid and config.x0_region is not None:
+        raise ConfigError("--check-time-grid", "applies to a solve at one point, not to a region (x0_region)")
     equation = config.build_equation()
     out = Path(args.resume or args.out or Path("runs") / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     say = (lambda *a, **k: None) if args.quiet else print
@@ -223,6 +226,10 @@ def command_run(args: argparse.Namespace) -> int:
         return 128 + (stop.signal_number or signal.SIGINT)
     finally:
         stop.uninstall()
+    if args.check_time_grid and not isinstance(result, RegionRunResult):
+        say(f"checking the time grid: solving again with N = {2 * equation.num_time_interval}", flush=True)
+        check_on_twice_the_time_steps(result, equation, config.solver.to_dict())
+        result.write(out)  # result.json with the check
     if isinstance(result, RegionRunResult):
         print(f"u(0, centre of the region) = {result.value_at_centre:.6f}")
         for position, reference in zip(result.line_reference_positions, result.line_references):
@@ -378,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR from its last checkpoint")
     run.add_argument("--overwrite", action="store_true", help="replace a run already in the output folder")
     run.add_argument("--quiet", action="store_true", help="print only the final value and reference")
+    run.add_argument("--check-time-grid", action="store_true",
+                     help="solve again at twice the time steps: Euler bias estimate, Richardson value, and a "
+                          "failed self-check if the two differ by more than the tolerance")
     run.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     run.set_defaults(handler=command_run)
     reference = commands.add_parser("reference", help="compute the reference u(0, x0) of a configuration's equation")

@@ -86,3 +86,18 @@ def test_console_script_entry_point():
     completed = subprocess.run([sys.executable, "-m", "deepbsde.cli", "list"], capture_output=True, text=True,
                                timeout=120)
     assert completed.returncode == 0 and "quadratic_gradient" in completed.stdout
+
+
+def test_check_time_grid_solves_again_at_twice_the_steps(tmp_path, capsys):
+    out = tmp_path / "run"
+    small = ["equation.dim=3", "solver.iterations=20", "solver.log_every=10", "solver.hidden_widths=[8, 8]"]
+    assert main(["run", str(CONFIGS / "hjb.yaml"), *[f"--set={item}" for item in small], "--out", str(out),
+                 "--check-time-grid"]) == 0
+    printed = capsys.readouterr().out
+    steps = equations.get("hjb", dim=3).num_time_interval
+    assert f"checking the time grid: solving again with N = {2 * steps}" in printed
+    assert "at 2N time steps:" in printed
+    result = json.loads((out / "result.json").read_text())
+    grid = result["diagnostics"]["time_grid"]
+    assert grid["richardson"] == pytest.approx(2 * grid["value_2n"] - result["value"])
+    assert grid["bias"] == pytest.approx(grid["value_2n"] - result["value"])

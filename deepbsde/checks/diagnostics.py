@@ -75,6 +75,9 @@ class Diagnostics:
     def message(self) -> str:
         """One line: the verdict, its reasons and the notes."""
         noted = "".join(f" (note: {note})" for note in self.notes)
+        if self.time_grid is not None:
+            noted += (f" (at 2N time steps: {self.time_grid['value_2n']:.6g}, "
+                      f"Richardson value {self.time_grid['richardson']:.6g})")
         if self.converged:
             return "self-check passed" + noted
         return "self-check FAILED, do not trust this value: " + "; ".join(self.reasons) + noted

@@ -61,12 +61,19 @@ def solve(equation: Equation | str, *, reference: Any = "auto", progress: Progre
               "reference": reference}
     result = build_result(trainer, history, timings, reference, config)
     if check_time_grid:
-        finer = type(equation)(**{**equation.params, "num_time_interval": 2 * equation.num_time_interval})
-        value_2n = solve(finer, reference=None, **options).value
-        assert result.diagnostics is not None  # build_result checks every result
-        result.diagnostics = with_time_grid(result.diagnostics, result.value, value_2n)
-        warn_if_not_converged(result.diagnostics, equation.name, stacklevel=3)
+        check_on_twice_the_time_steps(result, equation, options, stacklevel=4)
     return result
+
+
+def check_on_twice_the_time_steps(result: Result, equation: Equation, options: Mapping[str, Any],
+                                  stacklevel: int = 3) -> None:
+    """Solves `equation` again at twice its time steps with the same solver `options` and adds the
+    Euler bias estimate and the Richardson value to result.diagnostics; warns if the check fails."""
+    finer = type(equation)(**{**equation.params, "num_time_interval": 2 * equation.num_time_interval})
+    value_2n = solve(finer, reference=None, **options).value
+    assert result.diagnostics is not None  # build_result checks every result
+    result.diagnostics = with_time_grid(result.diagnostics, result.value, value_2n)
+    warn_if_not_converged(result.diagnostics, equation.name, stacklevel=stacklevel)
 
 
 class _ProgressObserver:
