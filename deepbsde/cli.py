@@ -377,7 +377,9 @@ def book_columns(args: argparse.Namespace, rows: list[dict[str, str]], names: li
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepbsde", description="Deep BSDE solver for high-dimensional PDEs.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="train on a YAML configuration and write the result")
+    common = argparse.ArgumentParser(add_help=False)  # options of every command
+    common.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
+    run = commands.add_parser("run", parents=[common], help="train on a YAML configuration and write the result")
     run.add_argument("config", help="YAML configuration (e.g. configs/hjb.yaml) or a shipped one by name (hjb)")
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override a configuration field, e.g. --set solver.iterations=200 (repeatable)")
@@ -388,21 +390,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--check-time-grid", action="store_true",
                      help="solve again at twice the time steps: Euler bias estimate, Richardson value, and a "
                           "failed self-check if the two differ by more than the tolerance")
-    run.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     run.set_defaults(handler=command_run)
-    reference = commands.add_parser("reference", help="compute the reference u(0, x0) of a configuration's equation")
+    reference = commands.add_parser("reference", parents=[common],
+                                    help="compute the reference u(0, x0) of a configuration's equation")
     reference.add_argument("config", help="YAML configuration or a shipped one by name, e.g. allen_cahn")
     reference.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                            help="override a configuration field, e.g. --set equation.dim=10 (repeatable)")
     reference.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo / MLP reference")
-    reference.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     reference.set_defaults(handler=command_reference)
-    listing = commands.add_parser("list", help="list the registered equations with their defaults")
+    listing = commands.add_parser("list", parents=[common], help="list the registered equations with their defaults")
     listing.add_argument("--configs", action="store_true", help="list the shipped configurations instead")
-    listing.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     listing.set_defaults(handler=command_list)
-    evaluate = commands.add_parser("evaluate", help="prices and sensitivities of a saved price function, or u and "
-                                                    "its gradient of a region run, at points")
+    evaluate = commands.add_parser("evaluate", parents=[common],
+                                   help="prices and sensitivities of a saved price function, or u and its "
+                                        "gradient of a region run, at points")
     evaluate.add_argument("run", help="folder written by PriceFunction.save, or by `deepbsde run` of a config with "
                                       "equation.x0_region")
     evaluate.add_argument("--points", required=True, help="CSV: a header, one spot column per asset, optionally "
@@ -412,7 +413,6 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also the control-variate Monte Carlo estimate with this many paths per point, with "
                                "95%% half-widths (PriceFunction.estimate)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the estimate's paths")
-    evaluate.add_argument("--debug", action="store_true", help="print the full traceback of an internal error")
     evaluate.set_defaults(handler=command_evaluate)
     return parser
 
