@@ -152,6 +152,14 @@ Bermudan on the grid is worth slightly less than the American option (both
 tree values are above the table); the interval certifies the former, the error
 column compares with the latter.
 
+**Where the hedge does not pay.** The hedge narrows the interval at d <= 50
+and on the put. At d = 100 it widened it: s_U 0.187 here against 0.120 in
+the table made without the hedge (commit cf27c33, same path counts, before the
+exercise networks trained on control-variate targets), so a continuation value
+fitted on 2^16 paths hedges 100 assets worse than the fixed multiple does.
+Pass `hedge=False` there; choosing the control variate automatically (a pilot
+on independent paths comparing the two) is not built yet.
+
 **Why deep optimal stopping.** The alternative backward scheme learns the
 continuation value by regression and stops where the payoff exceeds it. Its
 polynomial version, Longstaff-Schwartz (`deepbsde.reference.longstaff_schwartz`,
