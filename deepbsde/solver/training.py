@@ -116,8 +116,8 @@ class Trainer:
         # (4 ms vs 1.2 ms for 20 x 64 x 100 normals, measured here), while the
         # paths are built from them inside it, where the cumulative sums fuse.
         # Both stay on the device. With rolled_time_loop (large N) the paths are
-        # built outside XLA too: XLA's fused running sum grows with N^2 (N = 200,
-        # d = 100: 31 s to compile, 25 ms per call, measured here), a plain graph's with N.
+        # built outside XLA too: XLA's fused running sum grows faster than N, a plain
+        # graph's with N (compile times against N: docs/benchmarks.md).
         self.sample_increments = tf.function(self._batch, reduce_retracing=True)
         self.update = tf.function(self._update, **jit)
         # several steps per call (steps_per_call): the increments of all of them
