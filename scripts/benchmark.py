@@ -1,10 +1,23 @@
-"""Speed benchmarks of the deep BSDE solver (issue 5), written to docs/benchmarks.md and a JSON beside it.
+"""Speed benchmarks of the deep BSDE solver (issues 5, 12), written to docs/benchmarks.md and a JSON beside it.
 
-    .venv/bin/python scripts/benchmark.py                     # everything (long: see the lead's estimate)
-    .venv/bin/python scripts/benchmark.py --quick --out /tmp/bench.md   # smoke test, ~2 minutes
+    .venv/bin/python scripts/benchmark.py                     # the default sections (answer levers step compile)
+    .venv/bin/python scripts/benchmark.py --quick --out /tmp/bench.md   # smoke test
     .venv/bin/python scripts/benchmark.py --sections compare precision
 
-Sections:
+Sections (by default the first four):
+  answer     time to the answer: from the start of a fresh process (TensorFlow's
+             import, building, compiling and training included) to a value that
+             stays within 0.5% (and 0.2%) of the reference, on HJB, Allen-Cahn and
+             default risk at d = 100: ours with the robust preset, ours with the
+             published (paper) set-up, and the baseline; and the wall time of the
+             whole command `deepbsde run configs/hjb.yaml`.
+  levers     the same measurement on HJB for one change at a time: the preset,
+             the Monte Carlo pilot's Y_0, batch norm, the adaptive schedule with its
+             convergence stop, steps_per_call, XLA, the rolled time loop.
+  step       ms per training step of ours (float32, float64) and the baseline
+             (float64), the solvers timed in alternating blocks in one process.
+  compile    tracing and XLA compilation of the training step against N, the
+             recursion unrolled and rolled (options.rolled_time_loop).
   compare    our XLA-compiled stacked solver against deepbsde.baseline (the
              reference's per-time-step design) on HJB, Allen-Cahn and default
              risk at d = 100 (configs/*.yaml): compile time, ms/iteration,
@@ -31,6 +44,7 @@ import multiprocessing
 import os
 import platform
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -52,11 +66,34 @@ import tensorflow as tf
 import deepbsde
 from deepbsde.reference import ReferenceValue, resolve_reference
 from deepbsde.solver.baseline import BaselineSolver
+from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.training import Trainer, device_description
 from equations import Equation
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("compare", "precision", "scaling")
+SECTIONS = ("answer", "levers", "step", "compile", "compare", "precision", "scaling")
+DEFAULT_SECTIONS = SECTIONS[:4]
+TIGHT_TOLERANCE = 0.002
+#: ours with the robust preset's defaults on a config published with preset paper: the adaptive rate
+ROBUST = ["solver.preset=robust", "solver.y0_range=null", "solver.learning_rates=[0.01]", "solver.lr_boundaries=[]"]
+ANSWER_LOG_EVERY = "solver.log_every=50"  # the same resolution of time to accuracy for every run
+#: configs/hjb.yaml as published (PNAS 2018 set-up), before it moved to the robust preset
+PAPER_HJB = ["solver.preset=paper", "solver.y0_range=[0.0, 1.0]", "solver.learning_rates=[0.01]",
+             "solver.lr_boundaries=[]", "solver.iterations=2000", "solver.rolled_time_loop=false"]
+#: HJB with the solver's defaults (robust preset, adaptive rate and stop, cap 6000)
+DEFAULT_HJB = [*ROBUST, "solver.iterations=6000", "solver.rolled_time_loop=false"]
+#: (label, config overrides) of the levers section, each one change from a run above it
+LEVERS = (
+    ("published set-up (preset paper, Y_0 from U(0, 1), 2000 steps)", PAPER_HJB),
+    ("the defaults: robust preset, adaptive rate with its convergence stop (cap 6000)", DEFAULT_HJB),
+    ("  the same, Y_0 from U(0, 1) instead of the Monte Carlo pilot", [*DEFAULT_HJB, "solver.y0_range=[0.0, 1.0]"]),
+    ("  the same, with batch norm", [*DEFAULT_HJB, "solver.batch_norm=true"]),
+    ("configs/hjb.yaml: robust, 200 steps at two fixed rates, rolled time loop", []),
+    ("  the same, unrolled time loop", ["solver.rolled_time_loop=false"]),
+    ("  the same, steps_per_call 1", ["solver.steps_per_call=1"]),
+    ("  the same, without XLA", ["solver.jit_compile=false"]),
+)
+COMPILE_STEPS = {False: (20, 50, 100), True: (20, 100, 1000)}  # N per recursion (rolled?)
 COMPARE_CONFIGS = ("hjb", "allen_cahn", "bs_default_risk")
 SCALING_CONFIGS = ("hjb", "bs_diff_rates")
 TOLERANCE = 0.005
@@ -83,12 +120,17 @@ class Settings:
     accuracy_max_dim: int                 # scaling: full training runs (for accuracy) up to this d
     baseline_dtype: str
     tolerance: float
+    compile_steps: dict[bool, tuple[int, ...]]
 
     def overrides(self) -> list[str]:
         """Config overrides of a quick run: tiny problems, few iterations."""
         if not self.quick:
             return []
         return ["equation.dim=10", "equation.num_time_interval=5", "solver.iterations=30", "solver.log_every=10"]
+
+    def answer_overrides(self) -> list[str]:
+        """Overrides of the answer and levers runs (after the configs' own)."""
+        return self.overrides() if self.quick else [ANSWER_LOG_EVERY]
 
 
 LARGE_DIM = 10_000
@@ -198,6 +240,179 @@ def summary_line(result: dict[str, Any]) -> str:
     error = f"rel. error {result['rel_error']:.2%}" if "rel_error" in result else "no reference"
     return (f"{result['ms_per_iteration']:.2f} ms/it, compile {result['compile_seconds']:.1f} s, "
             f"Y_0 {result['value']:.5g}, {error}")
+
+
+# ------------------------------------------------------- time to the answer
+def answer_run(solver: str, name: str, overrides: list[str], launched: float) -> dict[str, Any]:
+    """In a fresh process: trains `solver` ("ours" or "baseline") on configs/<name>.yaml with
+    the overrides; `launched` is the parent's time.time() just before starting this process."""
+    config = deepbsde.load_config(REPO / "configs" / f"{name}.yaml", overrides)
+    equation = config.build_equation()
+    built = time.time()
+    trainer = Trainer(equation, config.solver) if solver == "ours" else BaselineSolver(equation, config.solver)
+    started = time.time()
+    history, timings = trainer.run()
+    return {"solver": solver, "overrides": overrides, "dtype": config.solver.dtype,
+            "preset": config.solver.preset, "start_seconds": built - launched,  # imports, process start-up
+            "build_seconds": started - built,  # model, pilot paths (robust preset), optimizer
+            "to_training_seconds": started - launched, **timings,
+            "history": [asdict(record) for record in history]}
+
+
+def in_fresh_process(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """function(*args, launched) in a new spawned interpreter (TensorFlow imported afresh)."""
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args, time.time()).result()
+
+
+def with_accuracy(run: dict[str, Any], reference: ReferenceValue | None, tolerances: tuple[float, ...]) -> dict:
+    """The run with its final error and, per tolerance, the time from the process start (and the
+    step) from which its value stays within it."""
+    if reference is None:
+        return run
+    history = [HistoryRecord(**record) for record in run["history"]]
+    final = history[-1]
+    run.update(value=final.value, iterations=final.step, reference=reference.value,
+               rel_error=abs(final.value - reference.value) / abs(reference.value), answer={})
+    for tolerance in tolerances:
+        reached = time_to_accuracy(history, reference.value, tolerance)
+        run["answer"][str(tolerance)] = (None if reached is None else
+                                         {"step": reached["step"],
+                                          "seconds": run["to_training_seconds"] + reached["seconds"],
+                                          "training_seconds": reached["seconds"]})
+    return run
+
+
+def command_wall_seconds(config: str) -> dict[str, Any]:
+    """Wall time of the whole command `deepbsde run CONFIG` (into a temporary folder) and its output's tail."""
+    command = [str(Path(sys.executable).with_name("deepbsde")), "run", config, "--out",
+               str(REPO / "runs" / f"benchmark-command-{os.getpid()}")]
+    tick = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - tick
+    shutil.rmtree(command[-1], ignore_errors=True)
+    return {"command": f"deepbsde run {config}", "wall_seconds": seconds,
+            "output_tail": done.stdout.strip().splitlines()[-5:]}
+
+
+def answer_section(settings: Settings) -> dict[str, Any]:
+    """Per problem: ours (robust preset), ours (the config's published set-up), the baseline, each in a
+    fresh process; then the wall time of `deepbsde run configs/hjb.yaml`."""
+    tolerances = (settings.tolerance, TIGHT_TOLERANCE)
+    rows = []
+    for name in COMPARE_CONFIGS:
+        _, options, reference = load_problem(name, settings)
+        extra = settings.answer_overrides()
+        robust = [] if options.preset == "robust" else ROBUST  # configs/hjb.yaml is robust already
+        paper = published_setup(name)
+        runs = {"ours (robust)": in_fresh_process(answer_run, "ours", name, [*robust, *extra]),
+                "ours (paper)": in_fresh_process(answer_run, "ours", name, [*paper, *extra]),
+                "baseline": in_fresh_process(answer_run, "baseline", name,
+                                             [*paper, *extra, f"solver.dtype={settings.baseline_dtype}"])}
+        for label, run in runs.items():
+            with_accuracy(run, reference, tolerances)
+            print(f"  answer {name} {label}: {_answer_line(run, settings.tolerance)}", flush=True)
+        rows.append({"problem": name, "runs": runs})
+    command = (command_wall_seconds("configs/hjb.yaml") if not settings.quick else None)
+    if command:
+        print(f"  {command['command']}: {command['wall_seconds']:.1f} s", flush=True)
+    return {"rows": rows, "command": command, "tolerances": list(tolerances)}
+
+
+def published_setup(name: str) -> list[str]:
+    """Overrides that give configs/<name>.yaml the PNAS 2018 set-up (the other configs pin it)."""
+    return PAPER_HJB if name == "hjb" else []
+
+
+def _answer_line(run: dict[str, Any], tolerance: float) -> str:
+    reached = run.get("answer", {}).get(str(tolerance))
+    when = "not reached" if reached is None else f"{reached['seconds']:.1f} s (step {reached['step']})"
+    return (f"{run['ms_per_iteration']:.2f} ms/it, compile {run['compile_seconds']:.1f} s, "
+            f"{run.get('rel_error', float('nan')):.3%} off after {run.get('iterations')}, "
+            f"within {tolerance:.1%} from {when}")
+
+
+def levers_section(settings: Settings) -> list[dict[str, Any]]:
+    """HJB d = 100 in fresh processes, one change at a time (LEVERS)."""
+    _, _, reference = load_problem("hjb", settings)
+    rows = []
+    for label, overrides in LEVERS:
+        run = with_accuracy(in_fresh_process(answer_run, "ours", "hjb", [*overrides, *settings.answer_overrides()]),
+                            reference, (settings.tolerance, TIGHT_TOLERANCE))
+        run["label"] = label
+        print(f"  lever {label.strip()}: {_answer_line(run, settings.tolerance)}", flush=True)
+        rows.append(run)
+    return rows
+
+
+# ------------------------------------------------------------ step and compile
+def stepper(solver: Trainer | BaselineSolver) -> tuple[Callable[[], tf.Tensor], int]:
+    """A call that trains, and how many steps it takes: ours steps_per_call at once, as in its runs."""
+    if isinstance(solver, Trainer):
+        count = solver.options.steps_per_call
+        return (lambda: solver.train_steps(count)[-1]), count
+    return solver.train_step, 1
+
+
+def step_section(settings: Settings) -> list[dict[str, Any]]:
+    """ms per step of ours in float32 and float64 and of the baseline in float64, timed in
+    alternating blocks (each solver's block in turn), so that the machine's load hits all alike."""
+    rows = []
+    for name in COMPARE_CONFIGS:
+        equation, options, _ = load_problem(name, settings, published_setup(name))  # the baseline's set-up
+        solvers = {"ours float32": Trainer(equation, replace(options, dtype="float32")),
+                   "ours float64": Trainer(equation, replace(options, dtype="float64")),
+                   "baseline float64": BaselineSolver(equation, replace(options, dtype="float64"))}
+        plan = settings.timing
+        steppers = {label: stepper(solver) for label, solver in solvers.items()}
+        blocks: dict[str, list[float]] = {label: [] for label in solvers}
+        for step, _ in steppers.values():  # compile, warm up
+            for _ in range(plan.warmup):
+                step().numpy()
+        for _ in range(plan.repeats):
+            for label, (step, count) in steppers.items():
+                ms, _ = median_ms_per_iteration(step, TimingPlan(0, 1, max(plan.block // count, 1)))
+                blocks[label].append(ms / count)
+        row = {"problem": name, "ms": {label: statistics.median(b) for label, b in blocks.items()},
+               "block_ms": blocks}
+        ms = row["ms"]
+        print(f"  step {name}: " + ", ".join(f"{label} {value:.2f} ms" for label, value in ms.items())
+              + f"; baseline / ours float64 = {ms['baseline float64'] / ms['ours float64']:.2f}", flush=True)
+        rows.append(row)
+    return rows
+
+
+def compile_case(num_time_interval: int, rolled: bool, settings: Settings, launched: float) -> dict[str, Any]:
+    """In a fresh process: tracing and first-call (XLA) time of HJB's training step at N steps."""
+    equation, options, _ = load_problem("hjb", settings, [f"equation.num_time_interval={num_time_interval}",
+                                                         f"solver.rolled_time_loop={str(rolled).lower()}"])
+    trainer = Trainer(equation, options)
+    count = options.steps_per_call
+    tick = time.perf_counter()
+    batch = trainer.sample_block(count)
+    sample_seconds = time.perf_counter() - tick
+    tick = time.perf_counter()
+    trainer.update_block.get_concrete_function(*batch)
+    trace_seconds = time.perf_counter() - tick
+    tick = time.perf_counter()
+    trainer.update_block(*batch).numpy()
+    compile_seconds = time.perf_counter() - tick
+    ms, _ = median_ms_per_iteration(lambda: trainer.train_steps(count)[-1], TimingPlan(0, 2, 1))
+    return {"num_time_interval": num_time_interval, "rolled": rolled, "first_sample_seconds": sample_seconds,
+            "trace_seconds": trace_seconds, "compile_seconds": compile_seconds, "ms_per_iteration": ms / count,
+            "steps_per_call": count}
+
+
+def compile_section(settings: Settings) -> list[dict[str, Any]]:
+    """compile_case for each N of settings.compile_steps, unrolled and rolled, each in its own process."""
+    rows = []
+    for rolled, steps in settings.compile_steps.items():
+        for num_time_interval in steps:
+            row = in_fresh_process(compile_case, num_time_interval, rolled, settings)
+            print(f"  compile N={num_time_interval} rolled={rolled}: trace {row['trace_seconds']:.1f} s, "
+                  f"compile {row['compile_seconds']:.1f} s, {row['ms_per_iteration']:.1f} ms/step", flush=True)
+            rows.append(row)
+    return rows
 
 
 def compare_section(settings: Settings, ours: OurRuns) -> list[dict[str, Any]]:
@@ -342,6 +557,14 @@ def render(report: dict[str, Any]) -> str:
               "(`deepbsde.training.Trainer`); baseline: `deepbsde.baseline.BaselineSolver`, the reference's "
               "design (N-1 Keras subnetworks in a Python loop inside `tf.function`, numpy sampling on the "
               f"host every step, Keras Adam), in {settings['baseline_dtype']} as the reference.", ""]
+    if "answer" in report:
+        lines += _answer_table(report["answer"])
+    if "levers" in report:
+        lines += _levers_table(report["levers"], tol)
+    if "step" in report:
+        lines += _step_table(report["step"], settings)
+    if "compile" in report:
+        lines += _compile_table(report["compile"])
     if "compare" in report:
         float64 = {row["problem"]: row["float64"] for row in report.get("precision", [])}
         lines += _compare_table(report["compare"], tol, float64)
@@ -350,6 +573,110 @@ def render(report: dict[str, Any]) -> str:
     if "scaling" in report:
         lines += _scaling_table(report["scaling"], settings, tol)
     return "\n".join(lines) + "\n"
+
+
+def _reached(run: dict[str, Any], tolerance: float) -> str:
+    reached = run.get("answer", {}).get(str(tolerance))
+    if "answer" not in run:
+        return "no reference"
+    if reached is None:
+        return f"not for good by step {run['iterations']}"
+    return f"{reached['seconds']:.1f} s (step {reached['step']}, {reached['training_seconds']:.1f} s training)"
+
+
+def _answer_cells(run: dict[str, Any], tolerances: list[float]) -> str:
+    return (f"{run['dtype']} | {run['to_training_seconds']:.1f} | {run['compile_seconds']:.1f} | "
+            f"{run['ms_per_iteration']:.2f} | {run['iterations']} | {run['seconds']:.1f} | "
+            f"{run.get('rel_error', float('nan')):.3%} | " + " | ".join(_reached(run, t) for t in tolerances))
+
+
+def _answer_ratio(ours: dict[str, Any], baseline: dict[str, Any], tolerance: float) -> str:
+    a, b = ours.get("answer", {}).get(str(tolerance)), baseline.get("answer", {}).get(str(tolerance))
+    if a is None or b is None:
+        return "n/a (not reached)"
+    return f"{b['seconds'] / a['seconds']:.1f}x"
+
+
+def _answer_table(answer: dict[str, Any]) -> list[str]:
+    tolerances = answer["tolerances"]
+    within = " | ".join(f"within {t:.1%} for good from (s since process start)" for t in tolerances)
+    lines = ["## Time to the answer", "",
+             "Each run in a fresh process; times from its start (importing TensorFlow, building the model and "
+             "the robust preset's pilot paths, compiling, training, validation records; the reference is "
+             "computed beforehand and not counted, for every run alike). For good: from that logged step "
+             "on the value stays within the tolerance to the end of the run (log every 50 steps). Ours "
+             "(robust): `preset: robust` (Monte Carlo pilot Y_0, normalised inputs, scaled Z, adaptive rate "
+             "with its convergence stop; `configs/hjb.yaml` as shipped); ours (paper): the PNAS 2018 set-up "
+             "the other configs pin; baseline: the reference's per-step design, the paper set-up in "
+             "float64.", "",
+             f"| problem | solver | dtype | start to training (s) | compile (s) | ms/step | steps | training (s) "
+             f"| final rel. error | {within} |",
+             "|---|---|---|---|---|---|---|---|---|" + "---|" * len(tolerances)]
+    for row in answer["rows"]:
+        for label, run in row["runs"].items():
+            lines.append(f"| {row['problem']} | {label} | {_answer_cells(run, tolerances)} |")
+    lines += ["", "| problem | " + " | ".join(f"time to {t:.1%}: baseline / ours (robust)" for t in tolerances)
+              + " | " + " | ".join(f"baseline / ours (paper), {t:.1%}" for t in tolerances) + " |",
+              "|---|" + "---|" * (2 * len(tolerances))]
+    for row in answer["rows"]:
+        runs = row["runs"]
+        lines.append(f"| {row['problem']} | "
+                     + " | ".join(_answer_ratio(runs["ours (robust)"], runs["baseline"], t) for t in tolerances)
+                     + " | " + " | ".join(_answer_ratio(runs["ours (paper)"], runs["baseline"], t)
+                                          for t in tolerances) + " |")
+    if answer["command"]:
+        command = answer["command"]
+        lines += ["", f"Whole command `{command['command']}` (start-up, pilot, compile, training, reference, "
+                      f"self-check, writing the run folder): {command['wall_seconds']:.1f} s wall. Its last lines:",
+                  "", *[f"    {line}" for line in command["output_tail"]]]
+    return lines + [""]
+
+
+def _levers_table(rows: list[dict[str, Any]], tol: float) -> list[str]:
+    tolerances = [tol, TIGHT_TOLERANCE]
+    lines = ["## Levers (HJB, d = 100, float32)", "",
+             "One change at a time, each run in a fresh process, measured as in the table above. Indented rows "
+             "change one thing from the unindented row above them.", "",
+             "| run | dtype | start to training (s) | compile (s) | ms/step | steps | training (s) | final rel. error "
+             "| " + " | ".join(f"within {t:.1%} for good from" for t in tolerances) + " |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(tolerances)]
+    for run in rows:
+        label = run["label"].replace("  ", "&nbsp;&nbsp;&nbsp;", 1) if run["label"].startswith("  ") else run["label"]
+        lines.append(f"| {label} | {_answer_cells(run, tolerances)} |")
+    return lines + [""]
+
+
+def _step_table(rows: list[dict[str, Any]], settings: dict[str, Any]) -> list[str]:
+    plan = settings["timing"]
+    lines = ["## Per step, like for like", "",
+             f"The three solvers built side by side in one process and timed in turn, block after block "
+             f"({plan['warmup']} warm-up steps each, then {plan['repeats']} rounds of one block of {plan['block']} "
+             "steps per solver; median over the rounds), so that the machine's changing load falls on all "
+             "alike. All three with the published set-up (preset paper: batch norm, the same networks) of "
+             "configs/*.yaml, ours with steps_per_call 10.", "",
+             "| problem | ours float32 (ms) | ours float64 (ms) | baseline float64 (ms) | baseline / ours, float64 "
+             "| baseline / ours float32 |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        ms = row["ms"]
+        lines.append(f"| {row['problem']} | {ms['ours float32']:.2f} | {ms['ours float64']:.2f} | "
+                     f"{ms['baseline float64']:.2f} | {ms['baseline float64'] / ms['ours float64']:.2f}x | "
+                     f"{ms['baseline float64'] / ms['ours float32']:.2f}x |")
+    return lines + [""]
+
+
+def _compile_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["## Tracing and compilation against N (HJB, d = 100, float32)", "",
+             "Each case in a fresh process: tracing of the compiled block of steps_per_call steps "
+             "(`get_concrete_function`), then its first call (XLA compilation and one run), then ms per step. "
+             "Unrolled: one copy of f and its gradient per time step in the graph, the paths built inside XLA; "
+             "rolled (`rolled_time_loop: true`): a `tf.while_loop` over the steps, the paths built outside XLA.",
+             "", "| N | recursion | sampling: first call (s) | tracing (s) | first call: XLA compile (s) | ms/step |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['num_time_interval']} | {'rolled' if r['rolled'] else 'unrolled'} | "
+                     f"{r['first_sample_seconds']:.1f} | {r['trace_seconds']:.1f} | {r['compile_seconds']:.1f} | "
+                     f"{r['ms_per_iteration']:.1f} |")
+    return lines + [""]
 
 
 def _load(values: list[float]) -> str:
@@ -439,7 +766,7 @@ def _scaling_table(rows: list[dict[str, Any]], settings: dict[str, Any], tol: fl
 def parse_settings(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny settings, a smoke test of ~2 minutes")
-    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(DEFAULT_SECTIONS))
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md",
                         help="Markdown report; the raw numbers go to the same name with .json")
     parser.add_argument("--dims", type=int, nargs="+", default=None, help="scaling dimensions")
@@ -449,11 +776,12 @@ def parse_settings(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
     args = parser.parse_args(argv)
     if args.quick:
         settings = Settings(True, TimingPlan(1, 3, 3), TimingPlan(1, 2, 1), tuple(args.dims or (10, 10000)),
-                            args.scaling_width or 16, 10, args.baseline_dtype, TOLERANCE)
+                            args.scaling_width or 16, 10, args.baseline_dtype, TOLERANCE,
+                            {False: (5, 10), True: (5, 50)})
     else:
         settings = Settings(False, TimingPlan(10, 7, 25), TimingPlan(1, 3, 2),
                             tuple(args.dims or (100, 1000, 10000)), args.scaling_width or 110, 100,
-                            args.baseline_dtype, TOLERANCE)
+                            args.baseline_dtype, TOLERANCE, COMPILE_STEPS)
     return args, settings
 
 
@@ -463,6 +791,11 @@ def main(argv: list[str]) -> None:
     report: dict[str, Any] = {"environment": environment(["scripts/benchmark.py", *argv]),
                               "settings": asdict(settings)}
     ours = OurRuns(settings)
+    for section, measure in (("answer", answer_section), ("levers", levers_section), ("step", step_section),
+                             ("compile", compile_section)):
+        if section in args.sections:
+            print(section, flush=True)
+            report[section] = measure(settings)
     if "compare" in args.sections:
         print("compare", flush=True)
         report["compare"] = compare_section(settings, ours)

@@ -134,6 +134,14 @@ def report(rows: list[Row], quick: bool, overrides: list[str]) -> str:
     return "\n".join(lines)
 
 
+def appended_sections(path: Path) -> str:
+    """The `## ` sections of an existing validation.md, which other scripts write (scripts/hjb_large.py):
+    kept when the table above them is rewritten."""
+    text = path.read_text() if path.exists() else ""
+    start = text.find("\n## ")
+    return text[start + 1:] if start >= 0 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few iterations and cheap references (smoke test)")
@@ -152,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         configs = [path for path in configs if path.stem in args.only]
     overrides = QUICK_OVERRIDES if args.quick else []
     rows = [validate(path, overrides, args.quick, out) for path in configs]
-    (out / "validation.md").write_text(report(rows, args.quick, overrides))
+    kept = appended_sections(out / "validation.md")
+    (out / "validation.md").write_text(report(rows, args.quick, overrides) + (f"\n{kept}" if kept else ""))
     print(f"wrote {out / 'validation.md'} and {len(rows)} plots")
     return 0
 

@@ -6,9 +6,12 @@ import tensorflow as tf
 
 import deepbsde
 import equations
+from deepbsde.runs.limits import MAX_TIME_STEPS, check_limits, memory_estimate
 from deepbsde.solver.model import clipped_square_loss
 from deepbsde.solver.networks import BN_EPSILON, StackedSubnetworks
 from deepbsde.solver.optimizer import adam, current_learning_rate
+from deepbsde.solver.options import SolverOptions
+from deepbsde.solver.training import Trainer
 
 SMALL_BURGERS = {"dim": 5, "num_time_interval": 10}
 SMALL_OPTIONS = {"learning_rates": [2e-2, 2e-3], "lr_boundaries": [700], "y0_range": [0.0, 1.0]}
@@ -167,3 +170,71 @@ def test_divergence_inside_a_call_names_its_step():
     with pytest.raises(deepbsde.DivergenceError, match="at step"):
         deepbsde.solve(equations.get("hjb", dim=3, num_time_interval=4), iterations=40, steps_per_call=8,
                        learning_rates=[1e4], max_loss=1e3, reference=None)
+
+
+@pytest.mark.parametrize("preset", ["paper", "robust"])
+def test_rolled_time_loop_gives_the_unrolled_loss_and_gradients(preset):
+    """The tf.while_loop recursion: same loss and gradients as the unrolled one, XLA-compiled, to rounding."""
+    eq = equations.get("quadratic_gradient", dim=3, num_time_interval=6)  # f depends on t, x, y and z
+    dw, x = eq.sample(16, [5, 0], tf.float64)
+
+    def loss_and_gradients(rolled):
+        trainer = Trainer(eq, SolverOptions(preset=preset, rolled_time_loop=rolled, seed=4))
+        loss, gradients = tf.function(trainer._gradients, jit_compile=True)(dw)
+        return loss.numpy(), [g.numpy() for g in gradients]
+
+    (unrolled, grad_unrolled), (rolled, grad_rolled) = loss_and_gradients(False), loss_and_gradients(True)
+    assert rolled == pytest.approx(unrolled, rel=1e-12) and unrolled > 0
+    assert len(grad_rolled) == len(grad_unrolled)
+    for a, b in zip(grad_rolled, grad_unrolled):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_rolled_time_loop_trains_as_the_unrolled_one():
+    """Training blocks with the paths built outside XLA (rolled) take the unrolled run's steps."""
+    def losses(rolled):
+        trainer = Trainer(equations.get("hjb", dim=3, num_time_interval=5),
+                          SolverOptions(rolled_time_loop=rolled, steps_per_call=4, seed=2))
+        return np.concatenate([trainer.train_steps(4).numpy(), trainer.train_steps(1).numpy()])
+
+    np.testing.assert_allclose(losses(True), losses(False), rtol=1e-9)
+
+
+def test_rolled_time_loop_graph_does_not_grow_with_the_time_steps():
+    """The unrolled recursion has one f (and its gradient) per step in the graph of the loss and
+    its gradient; the rolled one the same graph for any N (the paths X, built outside, are not counted)."""
+    def graph_size(num_time_interval, rolled):
+        eq = equations.get("hjb", dim=2, num_time_interval=num_time_interval)
+        model = Trainer(eq, SolverOptions(rolled_time_loop=rolled, hidden_widths=[4])).model
+
+        def gradients(dw, x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model.terminal_mismatch(dw, x, training=True)))
+            return tape.gradient(loss, model.trainable_variables)
+
+        paths = eq.sample(4, [1, 0], tf.float64)
+        graph = tf.function(gradients).get_concrete_function(*paths).graph.as_graph_def()
+        return len(graph.node) + sum(len(f.node_def) for f in graph.library.function)
+
+    assert graph_size(40, rolled=True) == graph_size(10, rolled=True)
+    assert graph_size(40, rolled=False) > graph_size(10, rolled=False) + 200
+
+
+def test_robust_preset_without_the_linear_term_has_no_d_squared_weights():
+    eq = equations.get("hjb", dim=50, num_time_interval=3)
+    trainer = Trainer(eq, SolverOptions(linear_term=False, hidden_widths=[8]))
+    assert trainer.model.linear_unit is None
+    assert sum(int(np.prod(v.shape)) for v in trainer.variables) < 50 * 50
+    assert np.isfinite(trainer.train_steps(2).numpy()).all()
+
+
+def test_limits_know_the_rolled_loop_and_the_linear_term():
+    """More than MAX_TIME_STEPS steps only with the rolled loop; the robust linear term counts d^2 per step."""
+    with pytest.raises(deepbsde.ConfigError, match="rolled_time_loop: true builds one"):
+        check_limits(2, MAX_TIME_STEPS + 1, SolverOptions())
+    check_limits(2, MAX_TIME_STEPS + 1, SolverOptions(rolled_time_loop=True))
+    options = {"hidden_widths": [8], "dtype": "float32"}
+    with_term, _ = memory_estimate(1000, 21, SolverOptions(**options))
+    without, _ = memory_estimate(1000, 21, SolverOptions(linear_term=False, **options))
+    assert with_term - without == 4 * 20 * 1000 ** 2 * 4  # weights, two moments, gradient, 4 bytes each
+    assert memory_estimate(1000, 21, SolverOptions(preset="paper", **options))[0] == without

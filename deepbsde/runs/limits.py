@@ -12,7 +12,8 @@ from deepbsde.errors import ConfigError
 from deepbsde.solver.options import SolverOptions
 from deepbsde.validation import shown
 
-#: Above this many time steps the unrolled training graph takes minutes to build and compile.
+#: Above this many time steps the unrolled training graph takes minutes to build and compile
+#: (solver.rolled_time_loop builds one step whatever N).
 MAX_TIME_STEPS = 5000
 GIB = 2.0 ** 30
 
@@ -39,7 +40,9 @@ def memory_estimate(dim: int, num_time_interval: int, options: SolverOptions) ->
     layers = [dim + (1 if options.shared_network else 0), *widths, dim]
     parameters = sum(a * b + 3 * b for a, b in zip(layers, layers[1:]))  # weights, bias / batch-norm vectors
     networks = 1 if options.shared_network else max(num_time_interval - 1, 1)
-    weights = 4.0 * networks * parameters * size  # weights, two Adam moments, gradient
+    # the robust preset's linear term beside each step's network: d x d weights per step
+    linear = max(num_time_interval - 1, 0) * dim * dim if options.preset == "robust" and options.linear_term else 0
+    weights = 4.0 * (networks * parameters + linear) * size  # weights, two Adam moments, gradient
     # per path: the Brownian increments and the path, and per time step each layer's
     # input, normalised input and output kept for the gradient
     per_path = (2.0 * (num_time_interval + 1) * dim + 3.0 * (num_time_interval - 1) * sum(layers)) * size
@@ -49,10 +52,11 @@ def memory_estimate(dim: int, num_time_interval: int, options: SolverOptions) ->
 def check_limits(dim: int, num_time_interval: int, options: SolverOptions, section: str = "solver",
                  equation_section: str = "equation") -> None:
     """ConfigError naming the field to change when the run cannot fit, with the estimate."""
-    if num_time_interval > MAX_TIME_STEPS:
+    if num_time_interval > MAX_TIME_STEPS and not options.rolled_time_loop:
         raise ConfigError(f"{equation_section}.num_time_interval",
                           f"{num_time_interval} time steps is more than {MAX_TIME_STEPS}: the training graph "
-                          "holds operations for every step and would take many minutes to build")
+                          "holds operations for every step and would take many minutes to build "
+                          f"({section}.rolled_time_loop: true builds one)")
     weights, batches = memory_estimate(dim, num_time_interval, options)
     available = available_memory()
     if weights + batches <= available:

@@ -20,6 +20,13 @@ class DeepBSDEModel(tf.Module):
     paths (deepbsde.solver.initialization). z_coupling (continuation)
     multiplies Z inside f only.
 
+    The networks of all steps are one stacked pass whatever N; only the scalar
+    Y recursion is sequential. By default it is unrolled (one copy of f per step
+    in the graph, which grows linearly in N: N = 20000 takes minutes to trace
+    and compile); with options.rolled_time_loop it is a tf.while_loop over n
+    reading X_n, Z_n and Z_n . dW_n by index, a graph of one f whatever N (the
+    same values up to rounding: t_n = n dt is then computed in dtype).
+
     Step scales (robust preset): Y_0, Z_0 and L are trained in units of the
     size of Y, of each Z component and d^(-1/4): the trainable variables are
     y0_unit, z0_unit and linear_unit with Y_0 = y_scale * y0_unit etc., which
@@ -37,6 +44,7 @@ class DeepBSDEModel(tf.Module):
         seed = options.seed
         steps = equation.num_time_interval - 1
         self.robust = options.preset == "robust"
+        self.rolled = options.rolled_time_loop
         if self.robust:
             scales = estimate_scales(equation, seed)
             y0 = tf.constant(scales.y0, dtype)
@@ -64,8 +72,10 @@ class DeepBSDEModel(tf.Module):
             # inputs, so full steps make Z noisy (HJB d = 100: lambda = 1 ends 1.1% off),
             # steps of 1/sqrt(d) too slow (lambda = 50 stalls at Z = 0); d^(-1/4) was the
             # best measured compromise (its step scale)
+            # (options.linear_term: off at large d, where its N d^2 weights do not fit)
             self.linear_step = tf.constant(dim ** -0.25, dtype)
-            self.linear_unit = tf.Variable(tf.zeros([steps, dim, dim], dtype), name="linear_unit") if steps else None
+            self.linear_unit = (tf.Variable(tf.zeros([steps, dim, dim], dtype), name="linear_unit")
+                                if steps and options.linear_term else None)
         else:
             self.y0 = tf.Variable(y0, name="y0")
             self.z0 = tf.Variable(z0, name="z0")
@@ -109,8 +119,10 @@ class DeepBSDEModel(tf.Module):
         assert self.subnetworks is not None  # there are steps 1..N-1
         if self.robust:
             features = (x - self.x_mean) / self.x_std
-            linear = tf.linalg.matmul(features, self.linear_unit * self.linear_step)
-            return (self.subnetworks(features, training) + linear) * self.z_scale
+            z = self.subnetworks(features, training)
+            if self.linear_unit is not None:
+                z = z + tf.linalg.matmul(features, self.linear_unit * self.linear_step)
+            return z * self.z_scale
         return self.subnetworks(x, training) / self.equation.dim
 
     def terminal_mismatch(self, dw: tf.Tensor, x: tf.Tensor, training: bool) -> tf.Tensor:
@@ -119,9 +131,22 @@ class DeepBSDEModel(tf.Module):
         z = self.z_all_steps(x, training)
         z_dot_dw = tf.reduce_sum(z * dw, axis=2, keepdims=True)  # [N, batch, 1], one fused op
         y = tf.ones_like(x[0, :, :1]) * self.initial_values()[0]
-        for n in range(eq.num_time_interval):  # unrolled: only this scalar recursion is sequential
-            y = y - eq.delta_t * eq.f(n * eq.delta_t, x[n], y, self.z_coupling * z[n]) + z_dot_dw[n]
+        if self.rolled:
+            def body(n: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                return n + 1, self._y_step(tf.cast(n, self.dtype) * eq.delta_t, x[n], y, z[n], z_dot_dw[n])
+
+            steps = eq.num_time_interval  # maximum_iterations: a static bound, which XLA's gradient needs
+            _, y = tf.while_loop(lambda n, _: n < steps, body, (tf.constant(0), y), maximum_iterations=steps)
+        else:
+            for n in range(eq.num_time_interval):  # unrolled: only this scalar recursion is sequential
+                y = self._y_step(n * eq.delta_t, x[n], y, z[n], z_dot_dw[n])
         return y - eq.g(x[-1])
+
+    def _y_step(self, t: float | tf.Tensor, x: tf.Tensor, y: tf.Tensor, z: tf.Tensor,
+                z_dot_dw: tf.Tensor) -> tf.Tensor:
+        """Y_{n+1} from Y_n: one Euler step of the backward equation at time t = t_n."""
+        eq = self.equation
+        return y - eq.delta_t * eq.f(t, x, y, self.z_coupling * z) + z_dot_dw
 
 
 def clipped_square_loss(delta: tf.Tensor, clip: float) -> tf.Tensor:

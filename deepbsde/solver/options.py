@@ -32,6 +32,10 @@ class SolverOptions:
     mixed_precision runs the matmuls in bfloat16 (needs dtype float32).
     steps_per_call: training steps per compiled call (a loop in the graph,
     one host round trip); the batches and the result do not depend on it.
+    rolled_time_loop: the Y recursion as a tf.while_loop over the time steps
+    (a graph whose size does not grow with N; for large N) instead of unrolled.
+    linear_term (robust preset): the linear term beside each network, N d^2
+    weights (turn off at large d).
     preset "paper" is the PNAS 2018 set-up (Y_0 in the equation's range,
     batch norm, Z = net / d); "robust" starts from pilot-path estimates of
     the problem's scales (deepbsde.solver.model, deepbsde.solver.initialization).
@@ -60,6 +64,8 @@ class SolverOptions:
     max_loss: float | None = None
     jit_compile: bool = True
     steps_per_call: int = 10
+    rolled_time_loop: bool = False
+    linear_term: bool = True
     devices: list[str] | None = None
     preset: str = "robust"
     continuation: float = 0.0

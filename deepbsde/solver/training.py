@@ -220,8 +220,10 @@ class Trainer(TrainingLoop):
         # stateless RNG on CPU is several times slower than TensorFlow's kernel
         # (4 ms vs 1.2 ms for 20 x 64 x 100 normals, measured here), while the
         # paths are built from them inside it, where the cumulative sums fuse.
-        # Both stay on the device.
-        self.sample_increments = tf.function(self._increments, reduce_retracing=True)
+        # Both stay on the device. With rolled_time_loop (large N) the paths are
+        # built outside XLA too: XLA's fused running sum grows faster than N, a plain
+        # graph's with N (compile times against N: docs/benchmarks.md).
+        self.sample_increments = tf.function(self._batch, reduce_retracing=True)
         self.update = tf.function(self._update, **jit)
         # several steps per call (steps_per_call): the increments of all of them
         # drawn in one call, the updates in one compiled loop, one host round trip
@@ -242,31 +244,41 @@ class Trainer(TrainingLoop):
         if self.distributed_step is not None:
             return self.distributed_step()
         # two calls from Python: measured faster than one graph nesting the XLA call
-        return self.update(self.sample_increments())
+        return self.update(*self.sample_increments())
 
     def train_steps(self, count: int) -> tf.Tensor:
         """`count` Adam steps, batch k of them drawn from (seed, step + k) exactly as
         `count` calls of train_step would; returns their losses [count]."""
         if count == 1 or self.distributed_step is not None:
             return tf.stack([self.train_step() for _ in range(count)])
-        return self.update_block(self.sample_block(count))
+        return self.update_block(*self.sample_block(count))
 
     def _increments(self, offset: int = 0) -> tf.Tensor:
         step = tf.convert_to_tensor(self.optimizer.iterations) + offset
         seed = tf.stack([tf.constant(self.options.seed, tf.int64), step])
         return self.equation.process.brownian_increments(self.options.batch_size, seed, self.dtype)
 
-    def _increments_block(self, count: int) -> tf.Tensor:
-        return tf.stack([self._increments(k) for k in range(count)])
+    def _batch(self, offset: int = 0) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """The increments of batch (seed, step + offset) and, with rolled_time_loop, its paths
+        (else None: the compiled update builds them)."""
+        dw = self._increments(offset)
+        return dw, self.equation.process.paths_from_increments(dw) if self.options.rolled_time_loop else None
 
-    def _update_block(self, increments: tf.Tensor) -> tf.Tensor:
+    def _increments_block(self, count: int) -> tuple[tf.Tensor, tf.Tensor | None]:
+        batches = [self._batch(k) for k in range(count)]
+        paths = tf.stack([x for _, x in batches]) if self.options.rolled_time_loop else None
+        return tf.stack([dw for dw, _ in batches]), paths
+
+    def _update_block(self, increments: tf.Tensor, paths: tf.Tensor | None) -> tf.Tensor:
         losses = tf.TensorArray(self.dtype, size=increments.shape[0])
         for k in tf.range(increments.shape[0]):  # a loop in the graph, not unrolled
-            losses = losses.write(k, self._update(increments[k]))
+            losses = losses.write(k, self._update(increments[k], None if paths is None else paths[k]))
         return losses.stack()
 
-    def _gradients(self, dw: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        x = self.equation.process.paths_from_increments(dw)
+    def _gradients(self, dw: tf.Tensor, x: tf.Tensor | None = None) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """Loss and gradients on the increments dw; x: their paths (None: built here)."""
+        if x is None:
+            x = self.equation.process.paths_from_increments(dw)
         with tf.GradientTape() as tape:
             delta = self.model.terminal_mismatch(dw, x, training=True)
             loss = clipped_square_loss(delta, self.options.loss_clip * self.model.loss_scale)
@@ -278,9 +290,9 @@ class Trainer(TrainingLoop):
             progress = tf.cast(self.optimizer.iterations, self.dtype) / self.continuation_steps
             self.model.z_coupling.assign(tf.minimum(progress, 1.0))
 
-    def _update(self, dw: tf.Tensor) -> tf.Tensor:
+    def _update(self, dw: tf.Tensor, x: tf.Tensor | None = None) -> tf.Tensor:
         self._continue()
-        loss, gradients = self._gradients(dw)
+        loss, gradients = self._gradients(dw, x)
         self.optimizer.apply(gradients, self.variables)
         self.model.refresh()
         return loss
