@@ -6,7 +6,7 @@ that can be saved.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from deepbsde.checks.diagnostics import self_check, warn_if_not_converged, with_time_grid
