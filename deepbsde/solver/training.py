@@ -215,7 +215,10 @@ class Trainer(TrainingLoop):
             self.continuation_steps = tf.constant(max(ramp, 1.0), self.dtype) if ramp > 0 else None
         self.valid_dw, self.valid_x = equation.sample(options.valid_size, [options.seed, VALIDATION_STREAM],
                                                       self.dtype)
-        jit = {"jit_compile": options.jit_compile, "reduce_retracing": True}
+        # No Python control flow on tensors in these functions (the loops are tf.while_loop),
+        # so AutoGraph's source transformation, part of every run's tracing time, is skipped.
+        plain = {"reduce_retracing": True, "autograph": False}
+        jit = {"jit_compile": options.jit_compile, **plain}
         # Only the Brownian increments are drawn outside the XLA cluster: XLA's
         # stateless RNG on CPU is several times slower than TensorFlow's kernel
         # (4 ms vs 1.2 ms for 20 x 64 x 100 normals, measured here), while the
@@ -223,21 +226,21 @@ class Trainer(TrainingLoop):
         # Both stay on the device. With rolled_time_loop (large N) the paths are
         # built outside XLA too: XLA's fused running sum grows faster than N, a plain
         # graph's with N (compile times against N: docs/benchmarks.md).
-        self.sample_increments = tf.function(self._batch, reduce_retracing=True)
+        self.sample_increments = tf.function(self._batch, **plain)
         self.update = tf.function(self._update, **jit)
         # several steps per call (steps_per_call): the increments of all of them
         # drawn in one call, the updates in one compiled loop, one host round trip
         # (one trace per block length: a run has at most three)
-        self.sample_block = tf.function(self._increments_block)
-        self.update_block = tf.function(self._update_block, jit_compile=options.jit_compile)
+        self.sample_block = tf.function(self._increments_block, autograph=False)
+        self.update_block = tf.function(self._update_block, jit_compile=options.jit_compile, autograph=False)
         # Replicas update the mirrored batch-norm statistics through a cross-replica
         # merge, which XLA cannot compile: their gradient runs as a plain graph.
-        self.replica_gradients = tf.function(self._gradients, reduce_retracing=True)
-        self.distributed_step = tf.function(self._distributed_step, reduce_retracing=True) if distributed else None
+        self.replica_gradients = tf.function(self._gradients, **plain)
+        self.distributed_step = tf.function(self._distributed_step, **plain) if distributed else None
         # The validation loss runs every log_every steps only: as a plain graph it is
         # ready in 0.4 s where XLA needs 1.9 s to compile it (measured here), time
         # that every run would spend before its first step.
-        self.validation_loss = tf.function(self._validation_loss, reduce_retracing=True)
+        self.validation_loss = tf.function(self._validation_loss, **plain)
 
     def train_step(self) -> tf.Tensor:
         """One Adam step on the batch (seed, step); returns its loss."""
@@ -270,9 +273,13 @@ class Trainer(TrainingLoop):
         return tf.stack([dw for dw, _ in batches]), paths
 
     def _update_block(self, increments: tf.Tensor, paths: tf.Tensor | None) -> tf.Tensor:
-        losses = tf.TensorArray(self.dtype, size=increments.shape[0])
-        for k in tf.range(increments.shape[0]):  # a loop in the graph, not unrolled
-            losses = losses.write(k, self._update(increments[k], None if paths is None else paths[k]))
+        count = increments.shape[0]
+
+        def body(k: tf.Tensor, losses: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+            return k + 1, losses.write(k, self._update(increments[k], None if paths is None else paths[k]))
+
+        _, losses = tf.while_loop(lambda k, _: k < count, body,
+                                  (tf.constant(0), tf.TensorArray(self.dtype, size=count)), maximum_iterations=count)
         return losses.stack()
 
     def _gradients(self, dw: tf.Tensor, x: tf.Tensor | None = None) -> tuple[tf.Tensor, list[tf.Tensor]]:
