@@ -23,11 +23,10 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
-import tensorflow as tf
 
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import MaxCall, MinPut
-from deepbsde.pricing.continuation import ContinuationNetwork, fit_continuation
+from deepbsde.pricing.continuation import fitted_hedge
 from deepbsde.pricing.early_exercise import (
     American,
     Bermudan,
@@ -35,7 +34,7 @@ from deepbsde.pricing.early_exercise import (
     early_exercise_job,
     price_early_exercise,
 )
-from deepbsde.pricing.optimal_stopping import Grid, StoppingProblem, lower_bound, train_policy, upper_bound
+from deepbsde.pricing.optimal_stopping import StoppingProblem, lower_bound, train_policy, upper_bound
 from deepbsde.reference.binomial import binomial_price
 from deepbsde.reference.longstaff_schwartz import longstaff_schwartz
 from deepbsde.runs.config import parse_yaml
@@ -245,9 +244,8 @@ def _hedge_comparison(seed: int) -> str:
     policy = train_policy(problem, seed=seed, **HEDGE_POLICY)
     lower = lower_bound(policy, seed=seed, paths=2 ** 20)
     start = time.perf_counter()
-    fitted = fit_continuation(policy, seed=seed)
+    hedge = fitted_hedge(policy, seed=seed)
     fit_seconds = time.perf_counter() - start
-    hedge = ContinuationNetwork(fitted, Grid(problem, tf.float32)).hedge_ratio
     rows = []
     for hedged, inner in HEDGE_RUNS:
         start = time.perf_counter()

@@ -7,7 +7,7 @@ import tensorflow as tf
 from deepbsde.errors import ParameterError
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import BasketCall, MaxCall, MinPut
-from deepbsde.pricing.continuation import ContinuationNetwork, ContinuationValue, fit_continuation
+from deepbsde.pricing.continuation import ContinuationNetwork, ContinuationValue, fitted_hedge
 from deepbsde.pricing.early_exercise import American, Bermudan, price_early_exercise
 from deepbsde.pricing.optimal_stopping import Grid, StoppingProblem, initial_weights, train_policy, upper_bound
 from deepbsde.reference import black_scholes_closed_form_call, black_scholes_price
@@ -137,7 +137,7 @@ def test_hedge_ratio_is_the_gradient_of_the_continuation_value_in_the_discounted
     rng = np.random.default_rng(0)
     weights = initial_weights(rng, 2 * 2 + 2, 8)
     weights[1], weights[3] = rng.normal(size=8), rng.normal(size=8)  # nonzero biases
-    network = ContinuationNetwork(ContinuationValue(weights, np.zeros(6), np.ones(6), 100.0, 0.0), grid)
+    network = ContinuationNetwork(ContinuationValue(weights, np.zeros(6), np.ones(6), 100.0), grid)
     states, date = tf.constant(rng.normal(0.0, 0.05, (4, 2))), tf.constant(2)
     ratio = network.hedge_ratio(states, date).numpy()
     for asset in range(2):
@@ -155,8 +155,7 @@ def test_the_hedge_tightens_the_upper_bound_of_a_put_on_a_fine_grid():
     tree = binomial_price(spot, strike, rate, vol, maturity, call=False, exercise=dates, steps=4000)
     problem = StoppingProblem.build(MinPut(strike), BlackScholesModel([spot], rate, vol), dates, strike)
     policy = train_policy(problem, seed=7, paths=2 ** 15, steps=150, batch_size=4096, hidden=16)
-    hedge = ContinuationNetwork(fit_continuation(policy, seed=7, paths=2 ** 15, steps=1000),
-                                Grid(problem, tf.float32)).hedge_ratio
+    hedge = fitted_hedge(policy, seed=7, paths=2 ** 15, steps=1000)
     plain, plain_error = upper_bound(policy, seed=8, outer_paths=200, inner_paths=200)
     hedged, hedged_error = upper_bound(policy, seed=8, outer_paths=200, inner_paths=200, hedge=hedge)
     assert hedged + 3 * hedged_error >= tree  # still an upper bound

@@ -19,7 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.pricing.optimal_stopping import Adam, Decider, Grid, StoppingPolicy, initial_weights, mlp, sample_paths
+from deepbsde.pricing.optimal_stopping import (
+    Adam,
+    Decider,
+    Grid,
+    HedgeRatio,
+    StoppingPolicy,
+    initial_weights,
+    mlp,
+    sample_paths,
+)
 
 # Second word of the stateless seeds of the regression paths, after the training,
 # lower- and upper-bound streams of `optimal_stopping`: the paths are fresh.
@@ -43,7 +52,14 @@ class ContinuationValue:
     input_shift: np.ndarray
     input_scale: np.ndarray
     unit: float
-    training_loss: float
+
+
+def _inputs(grid: Grid, log_growth: tf.Tensor, reward: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
+    """Network input [batch, F + 1] at dates k (scalar or [batch]) before normalisation:
+    the policy's features and t_k / T."""
+    times = grid.problem.times
+    fraction = tf.broadcast_to(tf.gather(tf.constant(times / times[-1], grid.dtype), k), tf.shape(reward))
+    return tf.concat([grid.features(log_growth, reward), fraction[:, None]], axis=1)
 
 
 class ContinuationNetwork:
@@ -51,22 +67,15 @@ class ContinuationNetwork:
 
     def __init__(self, continuation: ContinuationValue, grid: Grid):
         dtype = grid.dtype
-        problem = grid.problem
         self.grid = grid
         self.weights = [tf.constant(w, dtype) for w in continuation.weights]
         self.shift = tf.constant(continuation.input_shift, dtype)
         self.scale = tf.constant(continuation.input_scale, dtype)
         self.unit = tf.constant(continuation.unit, dtype)
-        self.time_fraction = tf.constant(problem.times / problem.times[-1], dtype)
-
-    def inputs(self, log_growth: tf.Tensor, reward: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
-        """Network input [batch, F + 1] at dates k (scalar or [batch]) before normalisation."""
-        fraction = tf.broadcast_to(tf.gather(self.time_fraction, k), tf.shape(reward))
-        return tf.concat([self.grid.features(log_growth, reward), fraction[:, None]], axis=1)
 
     def __call__(self, log_growth: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
         """C_k(x) [batch] at log(S / S0) [batch, d]."""
-        x = (self.inputs(log_growth, self.grid.reward(log_growth, k), k) - self.shift) / self.scale
+        x = (_inputs(self.grid, log_growth, self.grid.reward(log_growth, k), k) - self.shift) / self.scale
         return self.unit * mlp(self.weights, x, ACTIVATION)
 
     def hedge_ratio(self, log_growth: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
@@ -99,7 +108,6 @@ def fit_continuation(policy: StoppingPolicy, *, seed: int, paths: int = 2 ** 16,
         realised = tf.where(decider.stops(log_growth[:, k], reward, tf.constant(k)), reward, realised)
     targets_by_date = tf.stack(targets[::-1], axis=1) / problem.unit  # [paths, last]: dates 0..last-1
 
-    network = ContinuationNetwork(ContinuationValue([], np.zeros(0), np.ones(0), problem.unit, 0.0), grid)
     rng = np.random.default_rng(seed)
 
     def pairs(count: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -108,7 +116,7 @@ def fit_continuation(policy: StoppingPolicy, *, seed: int, paths: int = 2 ** 16,
         date_index = rng.integers(0, last, count)
         states = tf.gather_nd(log_growth, np.stack([path_index, date_index], axis=1))
         reward = grid.reward(states, tf.constant(date_index))
-        inputs = network.inputs(states, reward, tf.constant(date_index))
+        inputs = _inputs(grid, states, reward, tf.constant(date_index))
         return inputs, tf.gather_nd(targets_by_date, np.stack([path_index, date_index], axis=1))
 
     sample, _ = pairs(_NORMALISING_SAMPLES)
@@ -119,15 +127,20 @@ def fit_continuation(policy: StoppingPolicy, *, seed: int, paths: int = 2 ** 16,
     adam = Adam(variables, learning_rate)
 
     @tf.function(jit_compile=True)
-    def train_step(inputs: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    def train_step(inputs: tf.Tensor, target: tf.Tensor) -> None:
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(mlp(variables, (inputs - shift) / scale, ACTIVATION) - target))
         adam.apply(tape.gradient(loss, variables))
-        return loss
 
-    losses = []
     for step in range(steps):
         adam.learning_rate.assign(learning_rate * (1 - 0.9 * step / steps))
-        losses.append(float(train_step(*pairs(batch_size))))
-    return ContinuationValue([v.numpy() for v in variables], shift, scale, problem.unit,
-                             float(np.mean(losses[-max(1, steps // 10):])))
+        train_step(*pairs(batch_size))
+    return ContinuationValue([v.numpy() for v in variables], shift, scale, problem.unit)
+
+
+def fitted_hedge(policy: StoppingPolicy, *, seed: int, paths: int = 2 ** 16, steps: int = 4000,
+                 dtype: tf.DType = tf.float32) -> HedgeRatio:
+    """The hedge ratio of a continuation value fitted as `fit_continuation` does,
+    ready for `optimal_stopping.upper_bound(hedge=...)`."""
+    fitted = fit_continuation(policy, seed=seed, paths=paths, steps=steps, dtype=dtype)
+    return ContinuationNetwork(fitted, Grid(policy.problem, dtype)).hedge_ratio

@@ -140,11 +140,10 @@ def price_early_exercise(payoff: Payoff, model: BlackScholesModel, maturity: flo
     hedge_ratio = None
     if hedge and problem.steps > 1:  # with one step there is no later date to learn the hedge from
         start = time.perf_counter()
-        fitted = continuation.fit_continuation(policy, seed=seed,
-                                               paths=positive_int("regression_paths", regression_paths),
-                                               steps=positive_int("regression_steps", regression_steps),
-                                               dtype=dtype)
-        hedge_ratio = continuation.ContinuationNetwork(fitted, optimal_stopping.Grid(problem, dtype)).hedge_ratio
+        hedge_ratio = continuation.fitted_hedge(policy, seed=seed,
+                                                paths=positive_int("regression_paths", regression_paths),
+                                                steps=positive_int("regression_steps", regression_steps),
+                                                dtype=dtype)
         timings["regression"] = time.perf_counter() - start
     start = time.perf_counter()
     upper, upper_error = optimal_stopping.upper_bound(policy, seed=seed,
