@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepbsde.errors import ParameterError
+from deepbsde.reference.estimate import RunningMoments
 from deepbsde.solver.model import DeepBSDEModel
 from deepbsde.solver.region import RegionModel
 from deepbsde.validation import positive_int
@@ -61,32 +62,34 @@ def control_variate_prices(discounted_payoff: Any, z: tf.Tensor, dw: tf.Tensor, 
 
 
 class Moments:
-    """Running sums of samples per group: mean and 95% half-width of each group's samples.
+    """Mean and 95% half-width per group of a stream of samples (`RunningMoments`, merged per call).
 
     add(samples) takes samples [groups, m, ...] (m samples of each group).
     """
 
     def __init__(self) -> None:
-        self.count = 0
-        self.total: Any = 0.0
-        self.squares: Any = 0.0
+        self.running = RunningMoments()
 
     def add(self, samples: Any) -> None:
         """Adds m samples of every group, samples [groups, m, ...]."""
         values = np.asarray(samples, np.float64)
-        self.count += values.shape[1]
-        self.total = self.total + values.sum(axis=1)
-        self.squares = self.squares + np.square(values).sum(axis=1)
+        mean = values.mean(axis=1)
+        self.running.merge(values.shape[1], mean, np.square(values - mean[:, np.newaxis]).sum(axis=1))
+
+    @property
+    def count(self) -> int:
+        """Samples per group so far."""
+        return self.running.count
 
     @property
     def mean(self) -> np.ndarray:
         """Sample mean per group, [groups, ...]."""
-        return self.total / self.count
+        return self.running.mean
 
     @property
     def variance(self) -> np.ndarray:
         """Unbiased sample variance per group."""
-        return np.maximum(self.squares / self.count - np.square(self.mean), 0.0) * self.count / (self.count - 1)
+        return self.running.m2 / (self.count - 1)
 
     @property
     def half_width(self) -> np.ndarray:
