@@ -41,7 +41,7 @@ PRICING_OPTIONS: dict[str, Any] = {"iterations": 2500, "batch_size": 512, "learn
 #: Time steps of the forward process unless overridden. For f = -r y the Z_0 the scheme converges
 #: to is sigma^T grad u times e^{rT} / (1 + r dt)^(N-1) (0.5% at r = 5%, T = 1, N = 10).
 PRICING_TIME_STEPS = 10
-#: Fresh paths of the delta regression unless overridden.
+#: Fresh paths of the delta estimate unless overridden.
 DELTA_PATHS = 2 ** 19
 
 
@@ -49,11 +49,13 @@ DELTA_PATHS = 2 ** 19
 class PriceResult:
     """Price and deltas d price / d S_i at the spots, with the Monte Carlo reference.
 
-    deltas are the regression estimate on fresh paths with the trained Z as
+    deltas are the pathwise estimate on fresh paths with the trained networks as
     control variates (deepbsde.checks.control_variate), delta_half_widths their 95%
-    half-widths. reference (price, 95% half-width) and the reference deltas with their 95%
-    half-widths are None when `price` ran without a reference. solver is the
-    deep BSDE Result of the strike-normalised problem (value in units of the strike).
+    half-widths, delta_variance_ratios the variance each keeps of plain pathwise
+    Monte Carlo's (1: the networks did not help). reference (price, 95%
+    half-width) and the reference deltas with their 95% half-widths are None
+    when `price` ran without a reference. solver is the deep BSDE Result of the
+    strike-normalised problem (value in units of the strike).
     """
 
     price: float
@@ -63,6 +65,7 @@ class PriceResult:
     reference_deltas: np.ndarray | None
     reference_delta_half_widths: np.ndarray | None
     solver: Result
+    delta_variance_ratios: np.ndarray | None = None
 
     @property
     def rel_error(self) -> float | None:
@@ -84,7 +87,7 @@ def price(payoff: Payoff, model: BlackScholesModel, maturity: float, *, exercise
     """Prices `payoff` at maturity `maturity` (years) in `model` by the deep BSDE method.
 
     time_steps: steps of the forward process. delta_paths: fresh paths of the
-    deltas' regression. solver_options: SolverOptions
+    deltas' estimate. solver_options: SolverOptions
     fields overriding PRICING_OPTIONS (iterations, batch_size, seed, dtype, ...).
     reference: also estimate price and pathwise deltas by exact-simulation
     Monte Carlo with reference_paths paths (antithetic) from reference_seed.
@@ -107,19 +110,16 @@ def price(payoff: Payoff, model: BlackScholesModel, maturity: float, *, exercise
     unit = payoff.unit
     equation = pricing_equation(payoff.scaled(1.0 / unit), model.scaled(1.0 / unit), maturity, time_steps)
     result = solve(equation, reference=None, **options.to_dict())
-    # grad u = A Z_0 with A linear: its columns are the gradients of the unit vectors
-    gradient_map = np.stack([equation.process.gradient_from_z(equation.x0, unit_vector)
-                             for unit_vector in np.eye(model.dim)], axis=1)
-    regression = control_variate_estimate(equation, result.model, model.rate, paths=delta_paths,
-                                          seed=options.seed, gradient_map=gradient_map)
-    assert regression.gradient is not None and regression.gradient_half_widths is not None  # gradient_map given
-    estimate = reference_deltas = delta_half_widths = None
+    estimate = control_variate_estimate(equation, result.model, model.rate, paths=delta_paths, seed=options.seed,
+                                        gradient=True)
+    assert estimate.gradient is not None and estimate.gradient_half_widths is not None  # gradient asked for
+    reference_price = reference_deltas = delta_half_widths = None
     if reference:
-        estimate = black_scholes_price(payoff, model, maturity, num_paths=reference_paths, seed=reference_seed)
+        reference_price = black_scholes_price(payoff, model, maturity, num_paths=reference_paths, seed=reference_seed)
         reference_deltas, delta_half_widths = black_scholes_deltas(payoff, model, maturity, num_paths=reference_paths,
                                                                    seed=reference_seed)
-    return PriceResult(unit * result.value, regression.gradient, regression.gradient_half_widths, estimate,
-                       reference_deltas, delta_half_widths, result)
+    return PriceResult(unit * result.value, estimate.gradient, estimate.gradient_half_widths, reference_price,
+                       reference_deltas, delta_half_widths, result, estimate.gradient_variance_ratios)
 
 
 def pricing_equation(payoff: Payoff, model: BlackScholesModel, maturity: float,
