@@ -16,6 +16,7 @@ from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import MaxCall
 from deepbsde.pricing.book import BlackScholesRegion, PriceFunction, load_price_function, price_function
 from deepbsde.reference.black_scholes_mc import black_scholes_closed_form_call
+from deepbsde.reference.estimate import Z_95
 from deepbsde.runs.loading import load
 from deepbsde.runs.region_run import load_region_run
 from deepbsde.solver.options import SolverOptions
@@ -211,7 +212,7 @@ def test_moments_match_numpy_per_group():
     moments.add(samples[:, :100])
     moments.add(samples[:, 100:])
     np.testing.assert_allclose(moments.mean, samples.mean(axis=1))
-    np.testing.assert_allclose(moments.half_width, 1.96 * samples.std(axis=1, ddof=1) / np.sqrt(300))
+    np.testing.assert_allclose(moments.half_width, Z_95 * samples.std(axis=1, ddof=1) / np.sqrt(300))
 
 
 def test_controlled_moments_fit_the_coefficient():
@@ -226,7 +227,7 @@ def test_controlled_moments_fit_the_coefficient():
     target = 1.0 + rng.standard_normal((2, 1000))
     unrelated.add(target, control)  # a useless control changes the estimate by much less than its interval
     assert np.all(np.abs(unrelated.mean - target.mean(axis=1)) < 0.1 * unrelated.half_width)
-    assert np.all(unrelated.half_width <= 1.96 * target.std(axis=1, ddof=1) / np.sqrt(1000))
+    assert np.all(unrelated.half_width <= Z_95 * target.std(axis=1, ddof=1) / np.sqrt(1000))
 
 
 def test_estimate_is_unbiased_with_untrained_networks():

@@ -46,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepbsde.errors import ParameterError
-from deepbsde.reference.estimate import RunningMoments
+from deepbsde.reference.estimate import Z_95, RunningMoments
 from deepbsde.solver.model import DeepBSDEModel
 from deepbsde.solver.region import RegionModel
 from deepbsde.validation import positive_int
@@ -102,7 +102,7 @@ class Moments:
     @property
     def half_width(self) -> np.ndarray:
         """95% half-width of the mean per group (normal approximation)."""
-        return 1.96 * np.sqrt(self.variance / self.count)
+        return self.running.half_width()
 
 
 class ControlledMoments:
@@ -149,7 +149,7 @@ class ControlledMoments:
     @property
     def half_width(self) -> np.ndarray:
         """95% half-width of the estimate per group."""
-        return 1.96 * np.sqrt(self.variance / self.target.count)
+        return Z_95 * np.sqrt(self.variance / self.target.count)
 
 
 @dataclass(frozen=True)
