@@ -277,8 +277,11 @@ class PointwiseEstimate:
 
     value [n]: u(0, x; p); gradient [n, d]: grad_x u; sensitivities [n, k]:
     grad_p u (columns in the order of the problem's parameter names);
-    variance_ratio [n]: the price's variance over that of e^{-rT} g(X_T)
-    (the noise the networks leave); paths: per point.
+    variance_ratio [n]: the value's variance over that of its target alone
+    (the noise the networks leave); paths: per point. unbiased: True for a
+    linear equation (the intervals cover the truth whatever the networks); for
+    a nonlinear one the generator's terms use the networks' Y and Z, so the
+    mean carries their error there and the intervals cover only the Monte Carlo noise.
     """
 
     value: np.ndarray
@@ -289,14 +292,20 @@ class PointwiseEstimate:
     sensitivity_half_widths: np.ndarray
     variance_ratio: np.ndarray
     paths: int
+    unbiased: bool = True
 
 
 class RegionControlVariate:
-    """Price, gradient and parameter sensitivities of a linear region problem (f = -r(p) y, its
-    `discount_rate` not None) at many points, by Monte Carlo with a trained RegionModel's Z as control
-    variate: target A = e^{-rT} g(X_T), control B = sum_n D_n Z_n . dW_n (mean zero), and for the
-    sensitivities their pathwise derivatives in x and p (B's again of mean zero), each combined as
-    ControlledMoments does.
+    """Value, gradient and parameter sensitivities of a region problem at many points, by Monte Carlo
+    from each point with a trained RegionModel's Z as control variate: a target A whose mean is u(0, x; p),
+    the control B = sum_n D_n Z_n . dW_n (mean zero), and for the sensitivities their pathwise
+    derivatives in x and p (B's again of mean zero), each combined as ControlledMoments does.
+
+    Linear problems (f = -r(p) y, `discount_rate` not None): A = e^{-rT} g(X_T) with the scheme's
+    discount factors D_n, unbiased. Otherwise A = g(X_N) + sum_n f(t_n, X_n, Y_n, Z_n) dt with Y_n, Z_n
+    of the trained scheme along the path, D_n = 1 (A - B = Y_0 + g(X_N) - Y_N): u(0, x) = E[g(X_T) +
+    int f ds] holds for the true Y, Z, so the mean is off by the networks' error inside f only, and
+    the gradient is the pathwise derivative of g(X_T), exact Monte Carlo, plus that of the f terms.
     """
 
     def __init__(self, model: RegionModel):
@@ -312,13 +321,17 @@ class RegionControlVariate:
             tape.watch([x0, p])
             x = problem.paths(dw, x0, p)
             rate = problem.discount_rate(p)
-            assert rate is not None
-            _, z0 = model.y0_z0(x0, p)
-            z = z0[tf.newaxis] if model.subnetworks is None else tf.concat(
-                [z0[tf.newaxis], model.z_later(x[1:-1], p, training=False)], 0)
-            weights = discount_weights(rate[:, 0], problem.delta_t, problem.num_time_interval)
-            target = tf.exp(-rate[:, 0] * problem.total_time) * problem.g(x[-1], p)[:, 0]
-            control = target - control_variate_prices(target, z, dw, weights)
+            if rate is None:
+                y0, z, y_end = model.recursion(dw, x, p, training=False)
+                control = tf.reduce_sum(z * dw, axis=[0, 2])
+                target = (problem.g(x[-1], p) + y0 - y_end)[:, 0] + control
+            else:
+                _, z0 = model.y0_z0(x0, p)
+                z = z0[tf.newaxis] if model.subnetworks is None else tf.concat(
+                    [z0[tf.newaxis], model.z_later(x[1:-1], p, training=False)], 0)
+                weights = discount_weights(rate[:, 0], problem.delta_t, problem.num_time_interval)
+                target = tf.exp(-rate[:, 0] * problem.total_time) * problem.g(x[-1], p)[:, 0]
+                control = target - control_variate_prices(target, z, dw, weights)
             sums = [tf.reduce_sum(target), tf.reduce_sum(control)]
         zero = tf.UnconnectedGradients.ZERO
         by_x = [tape.gradient(total, x0, unconnected_gradients=zero) for total in sums]
@@ -328,17 +341,15 @@ class RegionControlVariate:
     def estimate(self, x0: np.ndarray, p: np.ndarray, *, paths: int = CV_PATHS, seed: int = 0) -> PointwiseEstimate:
         """u, grad_x u and grad_p u at points x0 [n, d] with parameters p [n, k], from `paths` fresh paths
         per point (seeded by seed), with 95% half-widths."""
-        problem = self.problem
-        if problem.discount_rate(tf.zeros([1, problem.parameters.count], self.model.dtype)) is None:
-            raise ParameterError("problem", "the control-variate estimate needs a linear equation f = -r y")
         moments = {key: ControlledMoments() for key in ("value", "x", "p")}
         for grouped in pointwise_samples(self._chunk, self.model, x0, p, paths, seed):
             for position, key in enumerate(("value", "x", "p")):
                 moments[key].add(grouped[2 * position], grouped[2 * position + 1])
         value = moments["value"]
+        linear = self.problem.discount_rate(tf.zeros([1, self.problem.parameters.count], self.model.dtype)) is not None
         return PointwiseEstimate(value.mean, value.half_width, moments["x"].mean, moments["x"].half_width,
                                  moments["p"].mean, moments["p"].half_width,
-                                 _variance_ratio(value.variance, value.target.variance), paths)
+                                 _variance_ratio(value.variance, value.target.variance), paths, linear)
 
 
 def pointwise_samples(chunk: Callable[..., Any], model: RegionModel, x0: np.ndarray, p: np.ndarray, paths: int,

@@ -160,16 +160,22 @@ class RegionModel(tf.Module):
         assert self.subnetworks is not None
         return self.subnetworks(self.inputs(x, p), training) / self.problem.dim
 
-    def terminal_mismatch(self, dw: tf.Tensor, x: tf.Tensor, p: tf.Tensor, training: bool) -> tf.Tensor:
-        """Y_N - g(X_N), shape [batch, 1]."""
+    def recursion(self, dw: tf.Tensor, x: tf.Tensor, p: tf.Tensor,
+                  training: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The scheme along the paths x: Y_0 [batch, 1], Z_0..Z_{N-1} [N, batch, d] and Y_N [batch, 1]."""
         problem = self.problem
-        y, z0 = self.y0_z0(x[0], p)
+        y0, z0 = self.y0_z0(x[0], p)
         z = z0[tf.newaxis] if self.subnetworks is None else tf.concat([z0[tf.newaxis],
                                                                       self.z_later(x[1:-1], p, training)], 0)
         z_dot_dw = tf.reduce_sum(z * dw, axis=2, keepdims=True)
+        y = y0
         for n in range(problem.num_time_interval):
             y = y - problem.delta_t * problem.f(n * problem.delta_t, x[n], y, z[n], p) + z_dot_dw[n]
-        return y - problem.g(x[-1], p)
+        return y0, z, y
+
+    def terminal_mismatch(self, dw: tf.Tensor, x: tf.Tensor, p: tf.Tensor, training: bool) -> tf.Tensor:
+        """Y_N - g(X_N), shape [batch, 1]."""
+        return self.recursion(dw, x, p, training)[2] - self.problem.g(x[-1], p)
 
 
 class RegionSolution:
