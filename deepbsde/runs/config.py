@@ -54,7 +54,7 @@ class RunConfig:
             raise ConfigError(f"equation.{field}", error.reason) from None
 
     def build_parameter_ranges(self) -> ParameterRanges:
-        """The validated ranges of `equation.parameter_ranges` (none when it is not given)."""
+        """The validated ranges of `equation.parameter_ranges` (none when it is not given), names sorted."""
         ranges = self.parameter_ranges
         if ranges is None:
             return ParameterRanges()
@@ -68,7 +68,8 @@ class RunConfig:
             if not isinstance(name, str):
                 raise ConfigError("equation.parameter_ranges", f"names must be strings, got {shown(name)}")
         try:
-            return ParameterRanges.from_mapping(dict(ranges))
+            # in a fixed order, whatever the order of the file: the networks' inputs, the evaluate columns
+            return ParameterRanges.from_mapping({name: ranges[name] for name in sorted(ranges)})
         except ParameterError as error:
             raise ConfigError(f"equation.parameter_ranges.{error.field}", error.reason) from None
 
