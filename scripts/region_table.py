@@ -324,7 +324,8 @@ only ever written under `parameter_ranges`. Which equations take which parameter
 
 Any other name, an equation without inputs, ranges without `x0_region`, a range with low > high, a
 non-positive volatility or a non-finite bound is refused before training with exit code 2 and
-`equation.parameter_ranges[.NAME]: reason`. The parameters are the networks' inputs in sorted order
+`equation.parameter_ranges[.NAME]: reason` (and a Black-Scholes region that reaches a non-positive
+spot, or a normal one, as `equation.x0_region: reason`). The parameters are the networks' inputs in sorted order
 whatever the file's. A Black-Scholes region solve works in units of the strike (the networks'
 outputs are scaled by it: `RegionProblem.value_scale`), as `price_function` does.
 

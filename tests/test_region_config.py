@@ -62,6 +62,8 @@ def test_parameter_ranges_are_parsed_and_written_back():
     ({"parameter_ranges": {"rate": [0.0, float("nan")]}}, "equation.parameter_ranges.rate", "finite"),
     ({"parameter_ranges": {"volatility": [0.0, 0.2]}}, "equation.parameter_ranges.volatility", "positive"),
     ({"parameter_ranges": {1: [0.1, 0.2]}}, "equation.parameter_ranges", "strings"),
+    ({"x0_region": {"kind": "box", "low": -0.1, "high": 1.1}}, "equation.x0_region", "reaches -0.1"),
+    ({"x0_region": {"kind": "normal", "centre": 1.0, "radius": 0.1}}, "equation.x0_region", "negative spots"),
 ])
 def test_invalid_parameter_ranges_name_the_field(changes, field, reason):
     with pytest.raises(ConfigError, match=reason) as caught:

@@ -84,8 +84,8 @@ class RunConfig:
         try:
             return region_problem(equation, region, ranges)
         except ParameterError as error:
-            field = "" if error.field == "parameter_ranges" else f".{error.field}"
-            raise ConfigError(f"equation.parameter_ranges{field}", error.reason) from None
+            field = error.field if error.field.split(".")[0] in REGION_FIELDS else f"parameter_ranges.{error.field}"
+            raise ConfigError(f"equation.{field}", error.reason) from None
 
     def build_equation(self) -> Equation:
         """The equation instance; parameter errors become ConfigErrors."""

@@ -43,6 +43,11 @@ class BlackScholesRegion(RegionProblem):
         if unknown:
             raise ParameterError(unknown[0], f"is not a parameter that Black-Scholes takes as a network input; "
                                              f"those are: {', '.join(self.PARAMETERS)}")
+        if spot_region.kind == "normal" or np.any(spot_region.low <= 0):
+            reach = "a normal region draws negative spots" if spot_region.kind == "normal" else \
+                f"the region reaches {spot_region.low.min():.6g}"
+            raise ParameterError("x0_region", f"the spots must stay positive, but {reach}; use a box or a ball "
+                                              "inside the positive orthant")
         if "volatility" in ranges.names and ranges.low[ranges.names.index("volatility")] <= 0:
             raise ParameterError("volatility", f"must be positive, got {ranges.to_mapping()['volatility']}")
         super().__init__(model.dim, maturity, time_steps, spot_region, ranges, (0.0, 0.0), payoff.unit)
