@@ -231,7 +231,8 @@ def command_run(args: argparse.Namespace) -> int:
         check_on_twice_the_time_steps(result, equation, config.solver.to_dict())
         result.write(out)  # result.json with the check
     if isinstance(result, RegionRunResult):
-        print(f"u(0, centre of the region) = {result.value_at_centre:.6f}")
+        at = ", ".join(f"{name} = {(low + high) / 2:.4g}" for name, (low, high) in result.parameter_ranges.items())
+        print(f"u(0, centre of the region) = {result.value_at_centre:.6f}" + (f" at {at}" if at else ""))
         for position, reference in zip(result.line_reference_positions, result.line_references):
             value = np.interp(position, result.line_positions, result.line_values)
             print(f"on the line at {position:+.3g}: u = {value:.6f}, reference = {reference:.6f} "
@@ -319,8 +320,9 @@ def command_evaluate(args: argparse.Namespace) -> int:
     the input columns and adds price, delta_1..delta_d, and vega / rho for the parameters the function
     was trained over (the network's); with --paths N also NAME_estimate and NAME_half_width for each of
     them (the control-variate estimate). For a region run (`deepbsde run` of a config with
-    equation.x0_region) every column is a coordinate of x, and the output adds u and grad_1..grad_d.
-    --out is written atomically.
+    equation.x0_region) columns named as its parameters (equation.parameter_ranges) are their values,
+    a missing one at its range's midpoint, and every other column is a coordinate of x, in order; the
+    output adds u, grad_1..grad_d and grad_NAME for each parameter NAME. --out is written atomically.
     """
     try:
         with open(args.points, newline="") as handle:
@@ -344,9 +346,19 @@ def command_evaluate(args: argparse.Namespace) -> int:
 
 
 def region_columns(args: argparse.Namespace, rows: list[dict[str, str]], names: list[str]) -> dict[str, Any]:
-    """u and grad_1..grad_d of a region run at the CSV's points (every column a coordinate)."""
-    values = load_region_run(args.run).evaluate([[float(row[n]) for n in names] for row in rows])
-    return {"u": values["u"], **{f"grad_{i + 1}": column for i, column in enumerate(values["grad_x"].T)}}
+    """u, grad_1..grad_d and grad_NAME per parameter of a region run at the CSV's points (columns named as
+    parameters give their values, every other column a coordinate)."""
+    solution = load_region_run(args.run)
+    parameters = solution.problem.parameters.names
+    coordinates = [n for n in names if n not in parameters]
+    if len(coordinates) != solution.problem.dim:
+        shown_parameters = f" besides the parameter columns ({', '.join(parameters)})" if parameters else ""
+        raise ParameterError("points", f"{args.points} has {len(coordinates)} coordinate columns{shown_parameters} "
+                                       f"but the region run has dimension {solution.problem.dim}")
+    given = {n: [float(row[n]) for row in rows] for n in parameters if n in names}
+    values = solution.evaluate([[float(row[n]) for n in coordinates] for row in rows], given)
+    return {"u": values["u"], **{f"grad_{i + 1}": column for i, column in enumerate(values["grad_x"].T)},
+            **{f"grad_{name}": column for name, column in zip(parameters, values["grad_p"].T)}}
 
 
 def book_columns(args: argparse.Namespace, rows: list[dict[str, str]], names: list[str]) -> dict[str, Any]:
@@ -406,8 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "gradient of a region run, at points")
     evaluate.add_argument("run", help="folder written by PriceFunction.save, or by `deepbsde run` of a config with "
                                       "equation.x0_region")
-    evaluate.add_argument("--points", required=True, help="CSV: a header, one spot column per asset, optionally "
-                                                          "volatility and rate columns")
+    evaluate.add_argument("--points", required=True, help="CSV: a header, one spot (coordinate) column per asset "
+                                                          "(dimension), optionally one column per parameter "
+                                                          "(volatility, rate)")
     evaluate.add_argument("--out", help="output CSV (default: standard output)")
     evaluate.add_argument("--paths", type=int, default=0,
                           help="also the control-variate Monte Carlo estimate with this many paths per point, with "

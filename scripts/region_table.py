@@ -1,7 +1,7 @@
 """Measures the region solves of docs/region.md and writes it.
 
     .venv/bin/python scripts/region_table.py                    # both sections (about 10 minutes here)
-    .venv/bin/python scripts/region_table.py --sections book    # or hjb
+    .venv/bin/python scripts/region_table.py --sections book    # or hjb, or config
 
 book: the 10-asset max-call over spots in [80, 120]^10 and volatility in
 [0.15, 0.25] (r = 0.05, T = 1, K = 100), one `price_function` training timed
@@ -11,15 +11,23 @@ hjb: the d = 100 HJB equation with X_0 on the radial ball of radius 10 around
 0, at 20 points (the centre, one at radius 9.9, 18 at uniform random radii
 and directions) against the Cole-Hopf quadrature, the gradient norm against
 central differences of the quadrature along the radius (u is radial).
+config: configs/black_scholes_book.yaml (the same book with parameter_ranges, as
+`deepbsde run` trains it) in a temporary run folder, its line against the
+references `deepbsde run` prints, and CONFIG_POINTS random points with their
+volatilities (a points CSV through `deepbsde evaluate`) against Monte Carlo
+prices and vegas.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 import equations
+from deepbsde.cli import main as deepbsde_command
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import MaxCall
 from deepbsde.pricing.book import PriceFunction, price_function, relative_errors
@@ -35,7 +44,7 @@ from deepbsde.pricing.european import price
 from deepbsde.reference.black_scholes_mc import black_scholes_price
 from deepbsde.reference.cole_hopf import cole_hopf_quadrature
 from deepbsde.runs.plotting import PointSeries, plot_along_line
-from deepbsde.runs.region_run import line_through
+from deepbsde.runs.region_run import LINE_PLOT, line_through
 from deepbsde.solver.options import SolverOptions
 from deepbsde.solver.region import EquationOnRegion, RegionTrainer
 from deepbsde.solver.regions import Region
@@ -48,6 +57,8 @@ HJB_OPTIONS = {"iterations": 3000, "batch_size": 512, "learning_rates": [1e-2, 1
 RADIUS_STEP = 0.05  # central-difference step of the reference gradient norm
 LINE_POINTS = 7  # reference points on the plotted line of the book section
 LINE_VOLATILITY = 0.2
+CONFIG = REPO / "configs" / "black_scholes_book.yaml"
+CONFIG_POINTS = 10  # random points of the config section
 
 
 def book_line_plot(book: PriceFunction, paths: int, estimate_paths: int, path: Path) -> dict:
@@ -190,6 +201,58 @@ def hjb_section(points: int, plot: Path) -> tuple[list[str], dict]:
     return lines, summary
 
 
+def config_section(paths: int, plot: Path) -> tuple[list[str], dict]:
+    """configs/black_scholes_book.yaml through `deepbsde run` and `deepbsde evaluate`: its line against the
+    run's references, and CONFIG_POINTS random points of the box and volatility range against Monte Carlo
+    (price; vega as a central difference at volatility (1 +- 1%) on common random numbers)."""
+    with tempfile.TemporaryDirectory() as folder:
+        run, points, out = Path(folder) / "run", Path(folder) / "points.csv", Path(folder) / "evaluated.csv"
+        start = time.perf_counter()
+        assert deepbsde_command(["run", str(CONFIG), "--out", str(run), "--quiet"]) == 0
+        command_seconds = time.perf_counter() - start
+        result = json.loads((run / "result.json").read_text())
+        shutil.copyfile(run / LINE_PLOT, plot)
+        rng = np.random.default_rng(0)
+        spots, volatilities = rng.uniform(80.0, 120.0, (CONFIG_POINTS, 10)), rng.uniform(0.15, 0.25, CONFIG_POINTS)
+        rows = [[f"{s:.2f}" for s in row] + [f"{v:.3f}"] for row, v in zip(spots, volatilities)]
+        with open(points, "w", newline="") as handle:
+            csv.writer(handle).writerows([[f"S{i + 1}" for i in range(10)] + ["volatility"], *rows])
+        assert deepbsde_command(["evaluate", str(run), "--points", str(points), "--out", str(out)]) == 0
+        with open(out, newline="") as handle:
+            evaluated = list(csv.DictReader(handle))
+    lines = ["| point | max S_i | min S_i | volatility | Monte Carlo | u | rel. error | MC vega (CRN) "
+             "| grad_volatility | rel. error |", "|---|---|---|---|---|---|---|---|---|---|"]
+    price_errors, vega_errors = [], []
+    for i, row in enumerate(evaluated):
+        market = [float(row[f"S{k + 1}"]) for k in range(10)]
+        volatility = float(row["volatility"])
+
+        def monte_carlo(v: float, at: list[float] = market, seed: int = i + 1):
+            return black_scholes_price(MaxCall(100.0), BlackScholesModel(at, 0.05, v), 1.0, num_paths=paths, seed=seed)
+
+        reference = monte_carlo(volatility)
+        vega = (monte_carlo(1.01 * volatility).value - monte_carlo(0.99 * volatility).value) / (0.02 * volatility)
+        u, grad = float(row["u"]), float(row["grad_volatility"])
+        price_errors.append(abs(u / reference.value - 1))
+        vega_errors.append(abs(grad / vega - 1))
+        lines.append(f"| {i} | {max(market):.1f} | {min(market):.1f} | {volatility:.3f} | {reference.value:.3f} +- "
+                     f"{reference.half_width:.3f} | {u:.3f} | {price_errors[-1]:.2%} | {vega:.1f} | {grad:.1f} "
+                     f"| {vega_errors[-1]:.1%} |")
+    line_errors = [abs(np.interp(x, result["line_positions"], result["line_values"]) / r - 1)
+                   for x, r in zip(result["line_reference_positions"], result["line_references"])]
+    summary = {"command_seconds": command_seconds, "iterations": result["iterations"],
+               "training_seconds": result["seconds"], "compile_seconds": result["compile_seconds"],
+               "ms_per_iteration": result["ms_per_iteration"], "value_at_centre": result["value_at_centre"],
+               "line_reference_positions": result["line_reference_positions"],
+               "line_references": result["line_references"], "line_rel_errors": line_errors,
+               "points": len(evaluated), "paths": paths,
+               "prices_within_1pct": int(np.sum(np.array(price_errors) <= 0.01)),
+               "max_price_rel_error": max(price_errors),
+               "vegas_within_5pct": int(np.sum(np.array(vega_errors) <= 0.05)), "max_vega_rel_error": max(vega_errors),
+               "plot": plot.name}
+    return lines, summary
+
+
 INTRO = """# Region solves: u and its gradient over a region of states and a range of parameters
 
 Written by `scripts/region_table.py` (the command and machine below); every number on this page is
@@ -198,8 +261,9 @@ distribution on the region, parameters drawn from their ranges and fed to every 
 Y_0 = U(X_0, p), Z_0 = sigma^T grad_x U). The Python API of the pricing section is
 `deepbsde.price_function` (README, "Price a book"), its refined answers `book.estimate`
 ([deepbsde/checks/control_variate.py](../deepbsde/checks/control_variate.py)); a configuration with
-`equation.x0_region` runs a region solve with `deepbsde run` (README, "Command line"). Each section
-records the commit and command it was measured with; the two may differ.
+`equation.x0_region` (and `equation.parameter_ranges`) runs a region solve with `deepbsde run` (README,
+"Command line"; the last section). Each section records the commit and command it was measured with;
+the two may differ.
 """
 
 BOOK_INTRO = """## 10-asset max-call over spots and volatility
@@ -232,10 +296,63 @@ diameter in the direction (1, ..., 1), with the quadrature at nine points of it.
 """
 
 
+CONFIG_INTRO = """## A region configuration with parameter ranges: `deepbsde run`, `deepbsde evaluate`
+
+A configuration trains a region solve when its equation section has `x0_region`, and takes equation
+parameters as network inputs, drawn uniformly per path from their ranges, when it also has
+`parameter_ranges` ({name: [low, high]}, or {name: value} to fix one):
+
+```yaml
+equation:
+  name: black_scholes
+  dim: 10
+  rate: 0.05
+  payoff: max_call
+  strike: 100.0
+  x0_region: {kind: box, low: 80.0, high: 120.0}     # the spots, uniform per asset
+  parameter_ranges: {volatility: [0.15, 0.25]}       # one volatility for all assets, drawn per path
+```
+
+A plain list keeps its meaning (`volatilities: [0.2, 0.3]` is one volatility per asset): a range is
+only ever written under `parameter_ranges`. Which equations take which parameters as inputs
+(`deepbsde/solver/parametric.py`, `PARAMETER_INPUTS`):
+
+| equation | parameter | replaces |
+|---|---|---|
+| `black_scholes` | `volatility` | `volatilities` (one volatility for all assets) |
+| `black_scholes` | `rate` | `rate` (drift and discounting) |
+
+Any other name, an equation without inputs, ranges without `x0_region`, a range with low > high, a
+non-positive volatility or a non-finite bound is refused before training with exit code 2 and
+`equation.parameter_ranges[.NAME]: reason` (and a Black-Scholes region that reaches a non-positive
+spot, or a normal one, as `equation.x0_region: reason`). The parameters are the networks' inputs in sorted order
+whatever the file's. A Black-Scholes region solve works in units of the strike (the networks'
+outputs are scaled by it: `RegionProblem.value_scale`), as `price_function` does.
+
+`deepbsde run` prints u at the region's centre and the cheap references along the diagonal, with
+every parameter at its range's midpoint. `deepbsde evaluate RUN --points points.csv` reads a CSV with
+a header: columns named as parameters (`volatility`, `rate`) give each point's parameter values (a
+parameter without a column is at its range's midpoint), every other column is a coordinate, in order.
+It writes the input columns followed by `u`, `grad_1..grad_d` (grad_x u) and `grad_NAME` per parameter
+(d u / d NAME: `grad_volatility` is the vega, `grad_rate` the rho), all of the network.
+
+The shipped `configs/black_scholes_book.yaml` (the book above with 3000 steps of batch 1024: about two
+minutes here, where `price_function` takes 5000 of batch 1024) was trained with
+
+    .venv/bin/deepbsde run configs/black_scholes_book.yaml --out runs/book
+    .venv/bin/deepbsde evaluate runs/book --points points.csv --out evaluated.csv
+
+(the script runs both in one process, on 10 random points with random volatilities in the
+range); Monte Carlo per point as in the first section (10^6 antithetic paths, the vega a central
+difference at volatility (1 +- 1%) on common random numbers). The network alone: no control variates
+are run from a configuration (`price_function`'s `book.estimate` gives those).
+"""
+
+
 def render(measured: dict) -> str:
     """docs/region.md from the measured sections."""
     parts = [INTRO]
-    for name, intro in (("book", BOOK_INTRO), ("hjb", HJB_INTRO)):
+    for name, intro in (("book", BOOK_INTRO), ("hjb", HJB_INTRO), ("config", CONFIG_INTRO)):
         if name in measured:
             section = measured[name]
             parts += [intro, f"Measured on {section['machine']} at commit {section['commit']} with\n\n"
@@ -248,7 +365,8 @@ def render(measured: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sections", nargs="+", default=["book", "hjb"], choices=["book", "hjb"])
+    parser.add_argument("--sections", nargs="+", default=["book", "hjb", "config"],
+                        choices=["book", "hjb", "config"])
     parser.add_argument("--points", type=int, default=30, help="book check points")
     parser.add_argument("--paths", type=int, default=10 ** 6, help="Monte Carlo paths per book check point")
     parser.add_argument("--estimate-paths", type=int, default=2 ** 17,
@@ -266,6 +384,9 @@ def main() -> None:
         if name == "book":
             plot = Path(args.out).with_name(Path(args.out).stem + "_book_line.png")
             lines, summary = book_section(args.points, args.paths, args.estimate_paths, plot)
+        elif name == "config":
+            lines, summary = config_section(args.paths, Path(args.out).with_name(Path(args.out).stem
+                                                                                 + "_config_line.png"))
         else:
             lines, summary = hjb_section(20, Path(args.out).with_name(Path(args.out).stem + "_hjb_line.png"))
         measured[name] = {"summary": summary, "table": lines, "commit": commit, "command": command.strip(),

@@ -14,12 +14,13 @@ from deepbsde.cli import main
 from deepbsde.errors import ParameterError, RunFolderError
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import MaxCall
-from deepbsde.pricing.book import BlackScholesRegion, PriceFunction, load_price_function, price_function
+from deepbsde.pricing.book import PriceFunction, load_price_function, price_function
 from deepbsde.reference.black_scholes_mc import black_scholes_closed_form_call
 from deepbsde.reference.estimate import Z_95
 from deepbsde.runs.loading import load
 from deepbsde.runs.region_run import load_region_run
 from deepbsde.solver.options import SolverOptions
+from deepbsde.solver.parametric import BlackScholesRegion
 from deepbsde.solver.region import EquationOnRegion, RegionModel, RegionTrainer
 from deepbsde.solver.regions import ParameterRanges, Region
 

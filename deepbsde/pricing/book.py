@@ -40,10 +40,10 @@ from deepbsde.pricing.european import PRICING_TIME_STEPS
 from deepbsde.reference.black_scholes_mc import black_scholes_deltas, black_scholes_price
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.options import SolverOptions
-from deepbsde.solver.region import RegionProblem, RegionTrainer
+from deepbsde.solver.parametric import BlackScholesRegion
+from deepbsde.solver.region import RegionTrainer
 from deepbsde.solver.regions import ParameterRanges, Region
 from deepbsde.validation import positive, positive_int, vector
-from equations.processes import running_sum
 
 #: Solver options of `price_function` unless overridden (measured in docs/region.md): twice the
 #: batch and twice the steps of `price`, the same learning-rate phases stretched, and wider networks
@@ -55,52 +55,6 @@ BOOK_OPTIONS: dict[str, Any] = {"iterations": 5000, "batch_size": 1024, "learnin
 VEGA_BUMP = 0.01
 #: Fresh paths per point of `PriceFunction.estimate` unless given.
 ESTIMATE_PATHS = 2 ** 15
-
-
-class BlackScholesRegion(RegionProblem):
-    """The linear Black-Scholes equation f = -r y with spots, volatility and rate drawn per path.
-
-    model's volatilities and rate are used where no range is given; a
-    volatility range sets one volatility for all assets.
-    """
-
-    def __init__(self, payoff: Payoff, model: BlackScholesModel, maturity: float, time_steps: int,
-                 spot_region: Region, ranges: ParameterRanges):
-        super().__init__(model.dim, maturity, time_steps, spot_region, ranges, (0.0, 0.0))
-        self.model = model
-        self.network = payoff.network(model.dim)
-
-    def _parameter(self, name: str, p: tf.Tensor, fixed: np.ndarray | float) -> tf.Tensor:
-        """Column `name` of p as [batch, 1], or the fixed value when it has no range."""
-        if name in self.parameters.names:
-            index = self.parameters.names.index(name)
-            return p[:, index:index + 1]
-        return tf.constant(fixed, p.dtype)
-
-    def paths(self, dw, x0, p):
-        model, dtype = self.model, dw.dtype
-        volatility = self._parameter("volatility", p, model.volatilities)
-        rate = self._parameter("rate", p, model.rate)
-        if model.cholesky is not None:
-            dw = tf.linalg.matvec(tf.constant(model.cholesky, dtype), dw)
-        log_step = (rate - tf.constant(model.dividend_yields, dtype) - 0.5 * volatility ** 2) * self.delta_t \
-            + volatility * dw  # exact in log space, as GeometricBrownianMotion
-        return x0 * tf.exp(running_sum(log_step))
-
-    def f(self, t, x, y, z, p):
-        return -self._parameter("rate", p, self.model.rate) * y
-
-    def g(self, x, p):
-        return self.network.tf_call(x)
-
-    def discount_rate(self, p):
-        return self._parameter("rate", p, self.model.rate) * tf.ones([tf.shape(p)[0], 1], p.dtype)
-
-    def diffusion_transpose_times(self, x, p, v):
-        scaled = self._parameter("volatility", p, self.model.volatilities) * x * v
-        if self.model.cholesky is None:
-            return scaled
-        return tf.linalg.matvec(tf.constant(self.model.cholesky, x.dtype), scaled, transpose_a=True)
 
 
 class PrintedRecords:

@@ -2,7 +2,8 @@
 
 A run configuration has three sections:
 
-    equation:   {name: hjb, dim: 100, ...}   # name + the equation's parameters (+ x0_region: a region solve)
+    equation:   {name: hjb, dim: 100, ...}   # name + the equation's parameters (+ x0_region: a region solve,
+                                             # + parameter_ranges: parameters as network inputs)
     solver:     {iterations: 2000, ...}      # SolverOptions fields
     reference:  auto                         # auto | a number | null
 
@@ -23,7 +24,9 @@ import yaml
 from deepbsde.errors import ConfigError, ParameterError, UnknownEquationError
 from deepbsde.runs.limits import check_limits
 from deepbsde.solver.options import SolverOptions
-from deepbsde.solver.regions import Region
+from deepbsde.solver.parametric import region_problem
+from deepbsde.solver.region import RegionProblem
+from deepbsde.solver.regions import ParameterRanges, Region
 from deepbsde.validation import shown
 from equations.base import Equation
 from equations.registry import equation_class, get
@@ -38,6 +41,7 @@ class RunConfig:
     solver: SolverOptions
     reference: Any = "auto"
     x0_region: dict[str, Any] | None = None  # `equation.x0_region`: a region solve (deepbsde.runs.region_run)
+    parameter_ranges: Any = None  # `equation.parameter_ranges`: {name: [low, high]}, drawn per path in a region solve
 
     def build_region(self, dim: int) -> Region | None:
         """The validated region of `equation.x0_region` (None: a single-point solve)."""
@@ -47,6 +51,40 @@ class RunConfig:
             return Region.from_mapping(self.x0_region, dim)
         except ParameterError as error:
             field = error.field if error.field.startswith("x0_region") else f"x0_region.{error.field}"
+            raise ConfigError(f"equation.{field}", error.reason) from None
+
+    def build_parameter_ranges(self) -> ParameterRanges:
+        """The validated ranges of `equation.parameter_ranges` (none when it is not given), names sorted."""
+        ranges = self.parameter_ranges
+        if ranges is None:
+            return ParameterRanges()
+        if not isinstance(ranges, Mapping) or not ranges:
+            raise ConfigError("equation.parameter_ranges", "must be a mapping {name: [low, high]}, e.g. "
+                                                           f"{{volatility: [0.15, 0.25]}}, got {shown(ranges)}")
+        if self.x0_region is None:
+            raise ConfigError("equation.parameter_ranges", "needs equation.x0_region: parameters are network "
+                                                           "inputs of a region solve")
+        for name in ranges:
+            if not isinstance(name, str):
+                raise ConfigError("equation.parameter_ranges", f"names must be strings, got {shown(name)}")
+        try:
+            # in a fixed order, whatever the order of the file: the networks' inputs, the evaluate columns
+            return ParameterRanges.from_mapping({name: ranges[name] for name in sorted(ranges)})
+        except ParameterError as error:
+            raise ConfigError(f"equation.parameter_ranges.{error.field}", error.reason) from None
+
+    def build_region_problem(self) -> RegionProblem | None:
+        """The validated problem of a region solve (deepbsde.solver.parametric.region_problem), None for a
+        solve at one point; errors name `equation.x0_region...` or `equation.parameter_ranges...`."""
+        equation = self.build_equation()
+        region = self.build_region(equation.dim)
+        ranges = self.build_parameter_ranges()
+        if region is None:
+            return None
+        try:
+            return region_problem(equation, region, ranges)
+        except ParameterError as error:
+            field = error.field if error.field.split(".")[0] in REGION_FIELDS else f"parameter_ranges.{error.field}"
             raise ConfigError(f"equation.{field}", error.reason) from None
 
     def build_equation(self) -> Equation:
@@ -60,14 +98,17 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved configuration, as it would be written to YAML."""
-        equation = self.build_equation()
-        region = self.build_region(equation.dim)
-        return {"equation": {"name": self.equation_name, **equation.params,
-                             **({"x0_region": region.to_mapping()} if region is not None else {})},
+        problem = self.build_region_problem()
+        region = {} if problem is None else {"x0_region": problem.region.to_mapping()}
+        if problem is not None and problem.parameters.count:
+            region["parameter_ranges"] = problem.parameters.to_mapping()
+        return {"equation": {"name": self.equation_name, **self.build_equation().params, **region},
                 "solver": self.solver.to_dict(), "reference": self.reference}
 
 
 SECTIONS = ("equation", "solver", "reference")
+#: Fields of the equation section that are not the equation's parameters: a region solve's.
+REGION_FIELDS = ("x0_region", "parameter_ranges")
 
 
 def config_from_mapping(raw: Any) -> RunConfig:
@@ -82,7 +123,7 @@ def config_from_mapping(raw: Any) -> RunConfig:
     equation_section = raw["equation"]
     if not isinstance(equation_section, Mapping) or "name" not in equation_section:
         raise ConfigError("equation.name", "missing: the registered equation to solve")
-    params = {k: v for k, v in equation_section.items() if k not in ("name", "x0_region")}
+    params = {k: v for k, v in equation_section.items() if k not in ("name", *REGION_FIELDS)}
     name = equation_section["name"]
     if not isinstance(name, str):
         raise ConfigError("equation.name", f"must be a string, got {shown(name)}")
@@ -92,9 +133,10 @@ def config_from_mapping(raw: Any) -> RunConfig:
         raise ConfigError("reference", f"must be auto, a finite number or null, got {shown(reference)}")
     solver = SolverOptions.from_mapping(raw.get("solver") or {})
     _check_size(name, params, solver)  # before the equation allocates anything of size dim
-    config = RunConfig(name, params, solver, reference, equation_section.get("x0_region"))
+    config = RunConfig(name, params, solver, reference, equation_section.get("x0_region"),
+                       equation_section.get("parameter_ranges"))
     equation = config.build_equation()  # validates the equation section now, not at training time
-    config.build_region(equation.dim)
+    config.build_region_problem()
     check_limits(equation.dim, equation.num_time_interval, solver)
     return config
 

@@ -4,6 +4,7 @@
       name: hjb
       dim: 100
       x0_region: {kind: radial_ball, centre: 0.0, radius: 10.0}   # or {kind: box, low: ..., high: ...}
+      parameter_ranges: {...}   # optional: parameters as network inputs (deepbsde.solver.parametric)
 
 `deepbsde run` trains it in a run folder as any run (config.yaml, history.csv,
 checkpoints/, --resume; deepbsde.runs.runner) with the region solve of
@@ -13,8 +14,9 @@ deepbsde.solver.region, then writes here:
     DIR/region_line.png   u(0, .) along a line through the region, with reference points on it
     DIR/result.json       written last: kind "region", u at the centre, timings, the line's values
 
-`load_region_run(DIR)` (also `deepbsde.load_region_run`) gives the trained u(0, x) and grad u(0, x) at any points
-(`deepbsde evaluate DIR --points points.csv`).
+(the centre and the line with every parameter at its range's midpoint). `load_region_run(DIR)` (also
+`deepbsde.load_region_run`) gives the trained u(0, x; p), grad_x u and grad_p u at any points and
+parameters (`deepbsde evaluate DIR --points points.csv`).
 """
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ from deepbsde.runs.files import Manifest, atomic_write, fsync_tree, reason_of
 from deepbsde.runs.plotting import PointSeries, plot_along_line
 from deepbsde.runs.result import MODEL_FOLDER
 from deepbsde.solver.history import HistoryRecord
-from deepbsde.solver.region import EquationOnRegion, RegionSolution, RegionTrainer
+from deepbsde.solver.parametric import equation_parameters
+from deepbsde.solver.region import RegionSolution, RegionTrainer
 from deepbsde.solver.regions import Region
 from deepbsde.validation import shown
 
@@ -44,12 +47,11 @@ LINE_REFERENCES = 5  # reference points on it
 
 
 def region_trainer(config: RunConfig) -> RegionTrainer:
-    """The RegionTrainer of a configuration with `equation.x0_region`."""
-    equation = config.build_equation()
-    region = config.build_region(equation.dim)
-    if region is None:
+    """The RegionTrainer of a configuration with `equation.x0_region` (and `equation.parameter_ranges`)."""
+    problem = config.build_region_problem()
+    if problem is None:
         raise ParameterError("equation.x0_region", "missing: not a region configuration")
-    return RegionTrainer(EquationOnRegion(equation, region), config.solver)
+    return RegionTrainer(problem, config.solver)
 
 
 def line_through(region: Region, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,11 +72,13 @@ def line_through(region: Region, count: int) -> tuple[np.ndarray, np.ndarray]:
 @dataclass(frozen=True)
 class RegionRunResult:
     """What a region run reports: u at the region's centre, the timings, and u along the plotted line
-    (line_references: the reference at LINE_REFERENCES points where the equation has one, else empty)."""
+    (line_references: the reference at LINE_REFERENCES points where the equation has one, else empty),
+    all with the parameters of parameter_ranges ({name: [low, high]}) at their midpoints."""
 
     equation: str
     dim: int
     region: dict[str, Any]
+    parameter_ranges: dict[str, list[float]]
     value_at_centre: float
     iterations: int
     seconds: float
@@ -94,17 +98,16 @@ class RegionRunResult:
 def finish_region_run(trainer: RegionTrainer, history: list[HistoryRecord], timings: dict[str, float],
                       config: RunConfig, resolved: dict[str, Any], folder: Path) -> RegionRunResult:
     """Writes model/, the line plot and, last, result.json of a trained region run into folder."""
-    problem = trainer.problem
-    assert isinstance(problem, EquationOnRegion)
-    equation, region = problem.equation, problem.region
+    equation, region, ranges = config.build_equation(), trainer.problem.region, trainer.problem.parameters
     positions, points = line_through(region, LINE_SAMPLES)
     values = trainer.solution.evaluate(points)["u"]
     reference_positions: list[float] = []
     references: list[float] = []
     if config.reference == "auto":
+        midpoints = equation_parameters(equation, dict(zip(ranges.names, ranges.centre.tolist())))
         for index in np.linspace(0, LINE_SAMPLES - 1, LINE_REFERENCES).round().astype(int):
-            at_point = RunConfig(config.equation_name, {**config.equation_params, "x0": points[index].tolist()},
-                                 config.solver).build_equation()
+            at_point = RunConfig(config.equation_name, {**config.equation_params, **midpoints,
+                                                        "x0": points[index].tolist()}, config.solver).build_equation()
             known = best_reference(at_point, cheap=True)
             if known is not None:
                 reference_positions.append(float(positions[index]))
@@ -115,11 +118,13 @@ def finish_region_run(trainer: RegionTrainer, history: list[HistoryRecord], timi
         fsync_tree(folder / MODEL_FOLDER)
     except OSError as error:
         raise RunFolderError(str(folder / MODEL_FOLDER), f"cannot write the model: {reason_of(error)}") from None
-    plot_along_line(folder / LINE_PLOT, f"{equation.name}, d = {equation.dim}: u(0, x) along the diagonal",
+    at = "".join(f", {name} = {value:.4g}" for name, value in zip(ranges.names, ranges.centre))
+    plot_along_line(folder / LINE_PLOT, f"{equation.name}, d = {equation.dim}{at}: u(0, x) along the diagonal",
                     "signed distance from the centre", "u(0, x)", positions.tolist(), values.tolist(), "region solve",
                     [PointSeries(reference_positions, references, None, "reference")] if references else [])
-    result = RegionRunResult(equation.name, equation.dim, region.to_mapping(), history[-1].value, trainer.step,
-                             timings["seconds"], timings["compile_seconds"], timings["ms_per_iteration"],
+    result = RegionRunResult(equation.name, equation.dim, region.to_mapping(), ranges.to_mapping(),
+                             history[-1].value, trainer.step, timings["seconds"], timings["compile_seconds"],
+                             timings["ms_per_iteration"],
                              positions.tolist(), values.tolist(), reference_positions, references, resolved)
     atomic_write(folder / "result.json", result.json())
     return result

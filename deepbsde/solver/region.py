@@ -40,10 +40,14 @@ class RegionProblem(abc.ABC):
 
     Subclasses give the forward paths, f and g as functions of the per-path
     parameters p [batch, k] (columns in the order of `parameters.names`).
+    value_scale: the typical size of u (a Black-Scholes price: the strike); the
+    networks' outputs are in its units (Y_0 = value_scale * (y0 + start network), Z_n =
+    value_scale * subnetwork / d), so Adam, moving each weight by about the learning rate per
+    step, trains any scale as it trains a problem of size 1.
     """
 
     def __init__(self, dim: int, total_time: float, num_time_interval: int, region: Region,
-                 parameters: ParameterRanges, y0_range: tuple[float, float]):
+                 parameters: ParameterRanges, y0_range: tuple[float, float], value_scale: float = 1.0):
         if region.dim != dim:
             raise ParameterError("x0_region", f"has dimension {region.dim} but the equation has dim {dim}")
         self.dim = dim
@@ -53,6 +57,7 @@ class RegionProblem(abc.ABC):
         self.region = region
         self.parameters = parameters
         self.y0_range = y0_range
+        self.value_scale = float(value_scale)
 
     def increments(self, batch_size: int, seed: Any, dtype: tf.DType) -> tf.Tensor:
         """Brownian increments dW [N, batch, d], each entry N(0, dt)."""
@@ -121,8 +126,9 @@ class RegionModel(tf.Module):
         self.dtype = dtype
         dim, k, seed = problem.dim, problem.parameters.count, options.seed
         widths = options.hidden_widths if options.hidden_widths is not None else [dim + k + 10, dim + k + 10]
-        low, high = options.y0_range if options.y0_range is not None else problem.y0_range
-        # Y_0 = y0 + network output: the constant carries the level, the network the variation
+        low, high = np.divide(options.y0_range if options.y0_range is not None else problem.y0_range,
+                              problem.value_scale)
+        # Y_0 = value_scale * (y0 + network output): the constant carries the level, the network the variation
         self.y0 = tf.Variable(tf.random.stateless_uniform([], [seed, 101], low, high, dtype=dtype), name="y0")
         # tanh: grad_x U and grad_p U are the deltas and vegas; a ReLU network's gradient is piecewise
         # constant (in a d = 1 test it took 3 distinct values over 5 spots)
@@ -138,6 +144,7 @@ class RegionModel(tf.Module):
         self.x_scale = tf.constant(problem.region.scale, dtype)
         self.p_centre = tf.constant(problem.parameters.centre, dtype)
         self.p_scale = tf.constant(problem.parameters.scale, dtype)
+        self.value_scale = tf.constant(problem.value_scale, dtype)
 
     def inputs(self, x: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
         """Standardised [x, p] for x [S, batch, d] and p [batch, k]: [S, batch, d + k]."""
@@ -146,7 +153,7 @@ class RegionModel(tf.Module):
 
     def u(self, x0: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
         """U(x0, p), [batch, 1]."""
-        return self.y0 + self.start(self.inputs(x0[tf.newaxis], p), training=False)[0]
+        return self.value_scale * (self.y0 + self.start(self.inputs(x0[tf.newaxis], p), training=False)[0])
 
     def y0_z0(self, x0: tf.Tensor, p: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """U(x0, p) [batch, 1] and Z_0 = sigma^T grad_x U [batch, d] (differentiable again, for training)."""
@@ -158,7 +165,7 @@ class RegionModel(tf.Module):
     def z_later(self, x: tf.Tensor, p: tf.Tensor, training: bool) -> tf.Tensor:
         """Z_n for n = 1..N-1 from X_n [N-1, batch, d], shape [N-1, batch, d]."""
         assert self.subnetworks is not None
-        return self.subnetworks(self.inputs(x, p), training) / self.problem.dim
+        return self.value_scale * self.subnetworks(self.inputs(x, p), training) / self.problem.dim
 
     def recursion(self, dw: tf.Tensor, x: tf.Tensor, p: tf.Tensor,
                   training: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
