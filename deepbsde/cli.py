@@ -46,6 +46,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from deepbsde.checks.control_variate import RegionControlVariate  # noqa: E402
 from deepbsde.errors import ConfigError, DivergenceError, ParameterError, RunFolderError, TrainingInterrupted  # noqa: E402
 from deepbsde.pricing.book import load_price_function  # noqa: E402
 from deepbsde.pricing.early_exercise import EarlyExerciseJob, early_exercise_job  # noqa: E402
@@ -322,7 +323,10 @@ def command_evaluate(args: argparse.Namespace) -> int:
     them (the control-variate estimate). For a region run (`deepbsde run` of a config with
     equation.x0_region) columns named as its parameters (equation.parameter_ranges) are their values,
     a missing one at its range's midpoint, and every other column is a coordinate of x, in order; the
-    output adds u, grad_1..grad_d and grad_NAME for each parameter NAME. --out is written atomically.
+    output adds u, grad_1..grad_d and grad_NAME for each parameter NAME, and with --paths N their
+    Monte Carlo estimates from N paths per point (NAME_estimate, NAME_half_width;
+    deepbsde.checks.control_variate.RegionControlVariate: unbiased for a linear equation, for a
+    nonlinear one off by the networks' error inside f). --out is written atomically.
     """
     try:
         with open(args.points, newline="") as handle:
@@ -356,9 +360,23 @@ def region_columns(args: argparse.Namespace, rows: list[dict[str, str]], names: 
         raise ParameterError("points", f"{args.points} has {len(coordinates)} coordinate columns{shown_parameters} "
                                        f"but the region run has dimension {solution.problem.dim}")
     given = {n: [float(row[n]) for row in rows] for n in parameters if n in names}
-    values = solution.evaluate([[float(row[n]) for n in coordinates] for row in rows], given)
-    return {"u": values["u"], **{f"grad_{i + 1}": column for i, column in enumerate(values["grad_x"].T)},
-            **{f"grad_{name}": column for name, column in zip(parameters, values["grad_p"].T)}}
+    points = [[float(row[n]) for n in coordinates] for row in rows]
+    values = solution.evaluate(points, given)
+    columns = {"u": values["u"], **{f"grad_{i + 1}": column for i, column in enumerate(values["grad_x"].T)},
+               **{f"grad_{name}": column for name, column in zip(parameters, values["grad_p"].T)}}
+    if args.paths:
+        x, p = solution.inputs(points, given)
+        estimate = RegionControlVariate(solution.model).estimate(x.numpy().astype(np.float64),
+                                                                 p.numpy().astype(np.float64),
+                                                                 paths=args.paths, seed=args.seed)
+        pairs = [("u", estimate.value, estimate.value_half_widths),
+                 *((f"grad_{i + 1}", estimate.gradient[:, i], estimate.gradient_half_widths[:, i])
+                   for i in range(solution.problem.dim)),
+                 *((f"grad_{name}", estimate.sensitivities[:, j], estimate.sensitivity_half_widths[:, j])
+                   for j, name in enumerate(parameters))]
+        for name, estimated, half_widths in pairs:
+            columns[f"{name}_estimate"], columns[f"{name}_half_width"] = estimated, half_widths
+    return columns
 
 
 def book_columns(args: argparse.Namespace, rows: list[dict[str, str]], names: list[str]) -> dict[str, Any]:

@@ -13,6 +13,9 @@ import yaml
 import equations
 from deepbsde.cli import main
 from deepbsde.errors import ConfigError, ParameterError
+from deepbsde.finance.market import BlackScholesModel
+from deepbsde.finance.payoffs import MaxCall
+from deepbsde.reference import black_scholes_price
 from deepbsde.runs.config import config_from_mapping, load_config
 from deepbsde.runs.region_run import load_region_run
 from deepbsde.solver.options import SolverOptions
@@ -142,6 +145,18 @@ def test_region_config_with_ranges_runs_and_evaluates(tmp_path, capsys):
     np.testing.assert_allclose(table[:, 1:3], expected["grad_x"], rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(table[:, 3:], expected["grad_p"], rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(solution.inputs([[1.0, 1.0]], {"volatility": 0.16})[1].numpy(), [[0.03, 0.16]])
+    # --paths adds the Monte Carlo estimate of every column with its half-width
+    assert main(["evaluate", str(run), "--points", str(points), "--out", str(out), "--paths", "256"]) == 0
+    header, *rows = [line.split(",") for line in out.read_text().splitlines()]
+    assert header[8:] == [f"{name}_{kind}" for name in ("u", "grad_1", "grad_2", "grad_rate", "grad_volatility")
+                          for kind in ("estimate", "half_width")]
+    estimates = np.array([[float(v) for v in row[8:]] for row in rows])
+    assert np.all(np.isfinite(estimates)) and np.all(estimates[:, 1::2] > 0)
+    # unbiased whatever the (here barely trained) network: against plain Monte Carlo of the max-call
+    for (s1, s2), volatility, (value, half_width) in zip([[0.95, 1.05], [1.0, 1.0]], [0.16, 0.24], estimates[:, :2]):
+        market = BlackScholesModel(spots=[s1, s2], rate=0.03, volatilities=volatility)
+        reference = black_scholes_price(MaxCall(1.0), market, 1.0, num_paths=2 * 10 ** 5, seed=1)
+        assert abs(value - reference.value) < 1.5 * (half_width + reference.half_width)
     with pytest.raises(ParameterError, match="strike"):
         solution.evaluate([[1.0, 1.0]], {"strike": 1.0})
     points.write_text("s1,volatility\n0.95,0.16\n")
