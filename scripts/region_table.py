@@ -55,6 +55,8 @@ REPO = Path(__file__).resolve().parent.parent
 #: (batch 128 left the gradient norm 2x too large: noise in the 99 directions across the radius).
 HJB_OPTIONS = {"iterations": 3000, "batch_size": 512, "learning_rates": [1e-2, 1e-3, 1e-4],
                "lr_boundaries": [1500, 2500], "dtype": "float32", "log_every": 500}
+#: Fresh paths per point of the config section's estimate (`deepbsde evaluate --paths`).
+CONFIG_ESTIMATE_PATHS = 2 ** 17
 #: Fresh paths per point of the HJB section's estimate.
 HJB_ESTIMATE_PATHS = 2 ** 14
 RADIUS_STEP = 0.05  # central-difference step of the reference gradient norm
@@ -235,12 +237,15 @@ def config_section(paths: int, plot: Path) -> tuple[list[str], dict]:
         rows = [[f"{s:.2f}" for s in row] + [f"{v:.3f}"] for row, v in zip(spots, volatilities)]
         with open(points, "w", newline="") as handle:
             csv.writer(handle).writerows([[f"S{i + 1}" for i in range(10)] + ["volatility"], *rows])
-        assert deepbsde_command(["evaluate", str(run), "--points", str(points), "--out", str(out)]) == 0
+        start = time.perf_counter()
+        assert deepbsde_command(["evaluate", str(run), "--points", str(points), "--out", str(out),
+                                 "--paths", str(CONFIG_ESTIMATE_PATHS)]) == 0
+        evaluate_seconds = time.perf_counter() - start
         with open(out, newline="") as handle:
             evaluated = list(csv.DictReader(handle))
-    lines = ["| point | max S_i | min S_i | volatility | Monte Carlo | u | rel. error | MC vega (CRN) "
-             "| grad_volatility | rel. error |", "|---|---|---|---|---|---|---|---|---|---|"]
-    price_errors, vega_errors = [], []
+    lines = ["| point | max S_i | min S_i | volatility | Monte Carlo | u | rel. error | estimate | rel. error "
+             "| MC vega (CRN) | grad_volatility | rel. error | estimate | rel. error |", "|" + "---|" * 14]
+    price_errors, vega_errors, estimate_price_errors, estimate_vega_errors = [], [], [], []
     for i, row in enumerate(evaluated):
         market = [float(row[f"S{k + 1}"]) for k in range(10)]
         volatility = float(row["volatility"])
@@ -251,11 +256,15 @@ def config_section(paths: int, plot: Path) -> tuple[list[str], dict]:
         reference = monte_carlo(volatility)
         vega = (monte_carlo(1.01 * volatility).value - monte_carlo(0.99 * volatility).value) / (0.02 * volatility)
         u, grad = float(row["u"]), float(row["grad_volatility"])
+        u_estimate, vega_estimate = float(row["u_estimate"]), float(row["grad_volatility_estimate"])
         price_errors.append(abs(u / reference.value - 1))
         vega_errors.append(abs(grad / vega - 1))
+        estimate_price_errors.append(abs(u_estimate / reference.value - 1))
+        estimate_vega_errors.append(abs(vega_estimate / vega - 1))
         lines.append(f"| {i} | {max(market):.1f} | {min(market):.1f} | {volatility:.3f} | {reference.value:.3f} +- "
-                     f"{reference.half_width:.3f} | {u:.3f} | {price_errors[-1]:.2%} | {vega:.1f} | {grad:.1f} "
-                     f"| {vega_errors[-1]:.1%} |")
+                     f"{reference.half_width:.3f} | {u:.3f} | {price_errors[-1]:.2%} | {u_estimate:.3f} | "
+                     f"{estimate_price_errors[-1]:.2%} | {vega:.1f} | {grad:.1f} | {vega_errors[-1]:.1%} | "
+                     f"{vega_estimate:.1f} | {estimate_vega_errors[-1]:.1%} |")
     line_errors = [abs(np.interp(x, result["line_positions"], result["line_values"]) / r - 1)
                    for x, r in zip(result["line_reference_positions"], result["line_references"])]
     summary = {"command_seconds": command_seconds, "iterations": result["iterations"],
@@ -267,7 +276,11 @@ def config_section(paths: int, plot: Path) -> tuple[list[str], dict]:
                "prices_within_1pct": int(np.sum(np.array(price_errors) <= 0.01)),
                "max_price_rel_error": max(price_errors),
                "vegas_within_5pct": int(np.sum(np.array(vega_errors) <= 0.05)), "max_vega_rel_error": max(vega_errors),
-               "plot": plot.name}
+               "estimate_paths": CONFIG_ESTIMATE_PATHS, "evaluate_seconds": evaluate_seconds,
+               "estimate_prices_within_1pct": int(np.sum(np.array(estimate_price_errors) <= 0.01)),
+               "estimate_max_price_rel_error": max(estimate_price_errors),
+               "estimate_vegas_within_5pct": int(np.sum(np.array(estimate_vega_errors) <= 0.05)),
+               "estimate_max_vega_rel_error": max(estimate_vega_errors), "plot": plot.name}
     return lines, summary
 
 
@@ -361,18 +374,20 @@ every parameter at its range's midpoint. `deepbsde evaluate RUN --points points.
 a header: columns named as parameters (`volatility`, `rate`) give each point's parameter values (a
 parameter without a column is at its range's midpoint), every other column is a coordinate, in order.
 It writes the input columns followed by `u`, `grad_1..grad_d` (grad_x u) and `grad_NAME` per parameter
-(d u / d NAME: `grad_volatility` is the vega, `grad_rate` the rho), all of the network.
+(d u / d NAME: `grad_volatility` is the vega, `grad_rate` the rho), all of the network; with
+`--paths N` also each one's Monte Carlo estimate from N fresh paths per point with the networks as
+control variates, and its 95% half-width (`u_estimate`, `u_half_width`, ...).
 
 The shipped `configs/black_scholes_book.yaml` (the book above with 3000 steps of batch 1024: about two
 minutes here, where `price_function` takes 5000 of batch 1024) was trained with
 
     .venv/bin/deepbsde run configs/black_scholes_book.yaml --out runs/book
-    .venv/bin/deepbsde evaluate runs/book --points points.csv --out evaluated.csv
+    .venv/bin/deepbsde evaluate runs/book --points points.csv --out evaluated.csv --paths 131072
 
 (the script runs both in one process, on 10 random points with random volatilities in the
 range); Monte Carlo per point as in the first section (10^6 antithetic paths, the vega a central
-difference at volatility (1 +- 1%) on common random numbers). The network alone: no control variates
-are run from a configuration (`price_function`'s `book.estimate` gives those).
+difference at volatility (1 +- 1%) on common random numbers). The table shows the network's u and
+vega beside the estimate's (2^17 paths per point).
 """
 
 
