@@ -13,6 +13,16 @@ Checks (each failing one adds a reason, and any reason makes the verdict
   alarms; every deliberately broken run of the battery fails another check
   (docs/robustness.md), while bs_diff_rates (1.15% off, ratio 1.54) now passes;
 - drift: how much the value still moved over the last part of training;
+- settling (adaptive learning rate): how much the value moved after the
+  schedule's first drop of the rate. The schedule drops when the value looks
+  settled over a window; the phases after it, at a tenth and a hundredth of
+  the rate, only refine. The last fifth of the steps runs at a hundredth of
+  the rate, where nothing moves, so the drift check cannot see a value that
+  was still travelling when the drops froze it: with default options Burgers
+  (d = 50) crept from 0.528 to 0.537 (1.8% of the value) at a tenth of the
+  rate while its loss fell by 18%, and ended 7% off with a drift of 0.06%.
+  The good runs of the battery moved by 0.5% or less after the first drop
+  (docs/robustness.md); the limit is the 1% asked of a result;
 - control variate (linear equations, f = -r y): the unbiased Monte Carlo
   price with the trained Z as control variate (deepbsde.checks.control_variate)
   must contain the solver's value within the tolerance;
@@ -37,6 +47,7 @@ from deepbsde.solver.training import Trainer
 LOSS_RATIO_LIMIT = 1.0     # validation loss / Var g above this: no better than Z = 0
 DRIFT_WINDOW = 0.2         # the last fifth of training
 DRIFT_LIMIT = 0.002        # relative change of the value allowed within it
+SETTLING_LIMIT = 0.01      # relative change of the value allowed after the adaptive rate's first drop
 AGREEMENT_LIMIT = 0.01     # relative gap allowed beyond the control variate's 95% interval
 TIME_GRID_LIMIT = 0.01     # relative Euler bias estimate allowed
 
@@ -51,8 +62,9 @@ class Diagnostics:
 
     loss_ratio: validation loss / Var g(X_N) on the validation paths.
     drift: (max - min) of the value over the last DRIFT_WINDOW of training,
-    relative to max(|value|, std g). control_variate: the linear check, or
-    None. time_grid: {"value_2n", "bias", "richardson"} or None.
+    relative to max(|value|, std g). settling: the same after the adaptive
+    learning rate's first drop (0 without the adaptive schedule or a drop).
+    control_variate: the linear check, or None. time_grid: {"value_2n", "bias", "richardson"} or None.
     notes: informational findings that do not fail the verdict (the loss above Var g).
     """
 
@@ -60,6 +72,7 @@ class Diagnostics:
     reasons: list[str]
     loss_ratio: float
     drift: float
+    settling: float
     control_variate: ControlVariateEstimate | None = None
     time_grid: dict[str, float] | None = None
     notes: list[str] = field(default_factory=list)
@@ -68,7 +81,7 @@ class Diagnostics:
         """JSON-ready form, as written to result.json."""
         return {"converged": self.converged, "reasons": list(self.reasons),
                 "loss_ratio": self.loss_ratio if np.isfinite(self.loss_ratio) else None,  # strict JSON
-                "drift": self.drift,
+                "drift": self.drift, "settling": self.settling,
                 "control_variate": None if self.control_variate is None else self.control_variate.to_dict(),
                 "time_grid": self.time_grid, "notes": list(self.notes)}
 
@@ -110,13 +123,22 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
     drift = (max(window) - min(window)) / scale
     if drift > DRIFT_LIMIT:
         reasons.append(f"the value still moved by {drift:.2%} over the last {DRIFT_WINDOW:.0%} of training")
+    # the adaptive schedule's records at rates below the first
+    after_drop = [r.value for r in history if r.learning_rate < history[0].learning_rate]
+    settling = 0.0
+    if schedule_finished is not None and len(after_drop) >= 2:
+        settling = (max(after_drop) - min(after_drop)) / scale
+    if settling > SETTLING_LIMIT:
+        reasons.append(f"the value still moved by {settling:.2%} after the first drop of the adaptive learning "
+                       "rate: the drops froze a value that had not settled")
     if control_variate is not None:
         gap = abs(value - control_variate.value)
         allowed = control_variate.half_width + AGREEMENT_LIMIT * abs(control_variate.value)
         if gap > allowed:
             reasons.append(f"the control-variate Monte Carlo price {control_variate.value:.6g} +/- "
                            f"{control_variate.half_width:.2g} differs from the value by {gap:.3g}")
-    return Diagnostics(not reasons, reasons, float(ratio), float(drift), control_variate, notes=notes)
+    return Diagnostics(not reasons, reasons, float(ratio), float(drift), float(settling), control_variate,
+                       notes=notes)
 
 
 def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord]) -> Diagnostics:
