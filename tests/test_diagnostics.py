@@ -65,6 +65,13 @@ def test_value_settled_before_the_rate_drops_passes():
     assert check.to_dict()["settling"] == check.settling < 0.01
 
 
+def test_stop_before_the_continuation_ramp_ends_is_flagged():
+    records = history([2.0] * 6, [0.1] * 6)
+    assert diagnose(2.0, records, 1.0, z_weight=1.0).converged
+    check = diagnose(2.0, records, 1.0, z_weight=0.5)
+    assert not check.converged and "continuation" in check.reasons[0]
+
+
 def test_disagreeing_control_variate_is_flagged_and_agreeing_one_not():
     records = history([2.0] * 6, [0.1] * 6)
     estimate = lambda value: ControlVariateEstimate(value, 0.01, np.zeros(1), np.zeros(1), 0.1, 1000)  # noqa: E731
@@ -120,3 +127,9 @@ def test_good_run_is_not_flagged():
     result = deepbsde.solve(HELDOUT["large_heat"](dim=4, num_time_interval=10), dtype="float32")
     assert result.diagnostics.converged, result.diagnostics.reasons
     assert result.rel_error < 0.01
+
+
+def test_adaptive_stop_inside_the_continuation_ramp_is_flagged():
+    # the ramp is 0.9 x 6000 steps; the adaptive schedule stops long before
+    with pytest.warns(NotConvergedWarning, match="continuation"):
+        deepbsde.solve(HELDOUT["large_heat"](dim=4, num_time_interval=10), dtype="float32", continuation=0.9)
