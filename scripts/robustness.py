@@ -53,7 +53,8 @@ def row(group: str, problem: str, dim: int, value: float, reference: float | Non
     error = None if reference is None else abs(value - reference) / abs(reference)
     return {"group": group, "problem": problem, "dim": dim, "value": value, "reference": reference,
             "rel_error": error, "converged": check.converged, "reasons": check.reasons,
-            "loss_ratio": check.loss_ratio, "notes": check.notes, "expect_flag": expect_flag, "seconds": seconds,
+            "loss_ratio": check.loss_ratio, "drift": check.drift, "settling": check.settling, "notes": check.notes,
+            "expect_flag": expect_flag, "seconds": seconds,
             **extra}
 
 
@@ -173,6 +174,13 @@ def render(rows: list[dict]) -> str:
               for r in deltas]
     lines += ["", "Reasons given by the self-check for the flagged runs:", ""]
     lines += [f"- {r['group']} / {r['problem']}: " + "; ".join(r["reasons"]) for r in rows if not r["converged"]]
+    measured: dict[str, list[str]] = {}
+    for r in rows:
+        measured.setdefault(r.get("measured_on", "not recorded"), []).append(r["group"])
+    lines += ["", "Where the rows were measured (`measured_on` in robustness.jsonl; pre-port: the flat package",
+              "layout before the solver/checks port, branch issue10 f7c1770):", ""]
+    lines += [f"- {where}: {len(groups)} rows ({', '.join(dict.fromkeys(groups))})"
+              for where, groups in measured.items()]
     lines += ["", "Notes (informational, not failing the verdict: the loss above Var g):", ""]
     lines += [f"- {r['group']} / {r['problem']}: " + "; ".join(r["notes"]) for r in rows if r.get("notes")]
     return "\n".join(lines) + "\n"
