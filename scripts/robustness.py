@@ -184,6 +184,7 @@ def render(rows: list[dict]) -> str:
               "  true 0.5252 (5.0%, flagged); a fixed rate 1e-2 for 8000 steps lets Y_0 wander to 4.44 at an",
               "  unchanged loss of 0.04 (1e-2 without the linear term: 0.49 to 0.54 by 3000 steps, loss",
               "  0.020); the paper preset at 1e-2 is at 0.527 after 6000 steps (its config runs 30000).",
+              "  With seed 2 the default run wanders to 3.85 and is flagged by the cap of 6000 steps.",
               "- HJB lambda = 50 with continuation 0.4 and a fixed schedule (4000 steps, 1e-2 then 1e-3 from",
               "  3000): 4.0901 against 3.7242 (9.8% off, no better than the default's 4.04); lambda = 40 with",
               "  continuation 0.5 and the adaptive rate stopped at step 1500 inside the 3000-step ramp at",
