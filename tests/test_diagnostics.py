@@ -38,6 +38,40 @@ def test_drifting_value_is_flagged():
     assert not check.converged and "moved" in check.reasons[0]
 
 
+def adaptive_history(middle_values):
+    """Records every 100 steps of an adaptive run: 500 steps at 1e-2 (batch noise around 0.53), the
+    middle phase at 1e-3 with `middle_values`, then 500 steps at 1e-4 where the value stays put."""
+    first = [0.533, 0.536, 0.522, 0.533, 0.547, 0.528]
+    last = [middle_values[-1]] * 5
+    rates = [1e-2] * len(first) + [1e-3] * len(middle_values) + [1e-4] * len(last)
+    values = first + list(middle_values) + last
+    return [HistoryRecord(100 * i, 0.04, value, rate, float(i)) for i, (value, rate) in enumerate(zip(values, rates))]
+
+
+def test_value_creeping_until_the_rate_drops_is_flagged():
+    # Burgers-like (d = 50, default options): the value crept 1.8% at 1e-3, the drops froze it 7% off
+    records = adaptive_history(np.linspace(0.528, 0.537, 12))
+    check = diagnose(0.537, records, 0.13, schedule_finished=True)
+    assert check.drift < 0.002  # the last fifth of the steps, at 1e-4, saw nothing
+    assert not check.converged and "after the first drop" in check.reasons[0]
+    assert check.settling == pytest.approx(0.009 / 0.537)
+    assert diagnose(0.537, records, 0.13).converged  # a fixed schedule: the user chose the drops
+
+
+def test_value_settled_before_the_rate_drops_passes():
+    # the noise of the first phase (0.522 to 0.547, 4.7%) is not counted
+    check = diagnose(0.53, adaptive_history(0.53 + 0.001 * np.sin(np.arange(12))), 0.13, schedule_finished=True)
+    assert check.converged, check.reasons
+    assert check.to_dict()["settling"] == check.settling < 0.01
+
+
+def test_stop_before_the_continuation_ramp_ends_is_flagged():
+    records = history([2.0] * 6, [0.1] * 6)
+    assert diagnose(2.0, records, 1.0, z_weight=1.0).converged
+    check = diagnose(2.0, records, 1.0, z_weight=0.5)
+    assert not check.converged and "continuation" in check.reasons[0]
+
+
 def test_disagreeing_control_variate_is_flagged_and_agreeing_one_not():
     records = history([2.0] * 6, [0.1] * 6)
     estimate = lambda value: ControlVariateEstimate(value, 0.01, np.zeros(1), np.zeros(1), 0.1, 1000)  # noqa: E731
@@ -107,3 +141,9 @@ def test_good_run_is_not_flagged():
     result = deepbsde.solve(HELDOUT["large_heat"](dim=4, num_time_interval=10), dtype="float32")
     assert result.diagnostics.converged, result.diagnostics.reasons
     assert result.rel_error < 0.01
+
+
+def test_adaptive_stop_inside_the_continuation_ramp_is_flagged():
+    # the ramp is 0.9 x 6000 steps; the adaptive schedule stops long before
+    with pytest.warns(NotConvergedWarning, match="continuation"):
+        deepbsde.solve(HELDOUT["large_heat"](dim=4, num_time_interval=10), dtype="float32", continuation=0.9)
