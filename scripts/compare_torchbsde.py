@@ -30,6 +30,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -83,13 +84,21 @@ def thread_environment(threads: int | None) -> dict[str, str]:
     return env
 
 
+def timed_run(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
+    """Runs the command; its wall seconds and CPU seconds (user + system, of it and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tick = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - tick
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall_seconds": wall, "cpu_seconds": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
+
+
 def run_peer(peer: Path, python: str, config_path: Path, env: dict[str, str]) -> dict[str, Any]:
     """One run of the peer's own command; its history read back, then its run folder removed."""
     scenario = f"deepbsde-compare-{os.getpid()}-{time.time_ns()}"  # a new folder: an existing one is resumed
     command = [python, "-m", "tests.run_from_config", f"--config_path={config_path}", f"--scenario_name={scenario}"]
-    tick = time.perf_counter()
-    subprocess.run(command, cwd=peer, env=env, check=True, capture_output=True, text=True)
-    wall = time.perf_counter() - tick
+    times = timed_run(command, peer, env)
     folder = peer / "tests" / scenario
     with open(folder / "training_history.csv", newline="") as file:
         rows = [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
@@ -98,7 +107,7 @@ def run_peer(peer: Path, python: str, config_path: Path, env: dict[str, str]) ->
     step_ms = [1000.0 * (row["elapsed_time"] - before["elapsed_time"]) for before, row in zip(rows, rows[1:])
                if before["step"] % config["logging_frequency"] and before["step"] % config["checkpoint_frequency"]]
     logged = [row for row in rows if row["y0"] == row["y0"]]  # y0 is NaN between validations
-    return {"wall_seconds": wall, "iterations": int(rows[-1]["step"]), "train_seconds": rows[-1]["elapsed_time"],
+    return {**times, "iterations": int(rows[-1]["step"]), "train_seconds": rows[-1]["elapsed_time"],
             "ms_per_iteration": statistics.mean(step_ms), "median_step_ms": statistics.median(step_ms),
             "value": logged[-1]["y0"], "history": [[int(r["step"]), r["y0"]] for r in logged]}
 
@@ -110,14 +119,12 @@ def run_ours(overrides: list[str], env: dict[str, str]) -> dict[str, Any]:
                "--overwrite", "--out", str(out)]
     for value in overrides:
         command += ["--set", value]
-    tick = time.perf_counter()
-    subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, text=True)
-    wall = time.perf_counter() - tick
+    times = timed_run(command, REPO, env)
     result = json.loads((out / "result.json").read_text())
     with open(out / "history.csv", newline="") as file:
         history = [[int(row["step"]), float(row["value"])] for row in csv.DictReader(file)]
     shutil.rmtree(out)
-    return {"wall_seconds": wall, "iterations": result["iterations"], "train_seconds": result["seconds"],
+    return {**times, "iterations": result["iterations"], "train_seconds": result["seconds"],
             "compile_seconds": result["compile_seconds"], "ms_per_iteration": result["ms_per_iteration"],
             "value": result["value"], "history": history}
 
@@ -165,28 +172,27 @@ def render(report: dict[str, Any]) -> str:
              f"{settings['widths']}, learning rate {settings['learning_rate']}. Reference u(0, 0) = "
              f"{reference['value']:.6f} (cole_hopf_quadrature). Matmul GFLOP per iteration (3 x forward): "
              f"peer {settings['flops']['peer'] / 1e9:.3f}, ours {settings['flops']['ours'] / 1e9:.3f}.", "",
-             "| round | solver | seed | wall, whole command (s) | training (s) | ms/iteration | GFLOP/s | "
-             "Y_0 after the last step | rel. error |", "|---|---|---|---|---|---|---|---|---|"]
+             "| round | solver | seed | wall, whole command (s) | CPU, whole command (s) | training (s) | "
+             "ms/iteration | GFLOP/s | Y_0 after the last step | rel. error |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
         lines.append(f"| {run['round']} | {run['solver']} | {run['seed']} | {run['wall_seconds']:.1f} | "
-                     f"{run['train_seconds']:.1f} | {run['ms_per_iteration']:.2f} | "
+                     f"{run['cpu_seconds']:.1f} | {run['train_seconds']:.1f} | {run['ms_per_iteration']:.2f} | "
                      f"{settings['flops'][run['solver']] / run['ms_per_iteration'] / 1e6:.1f} | "
                      f"{run['value']:.5f} | {run['rel_error']:.3%} |")
-    medians = {solver: {key: statistics.median(r[key] for r in runs if r["solver"] == solver)
-                        for key in ("ms_per_iteration", "train_seconds", "wall_seconds", "rel_error")}
-               for solver in SOLVERS}
-    peer, ours = medians["peer"], medians["ours"]
-    lines += ["", "| median over rounds | ms/iteration | training (s) | wall (s) | rel. error |",
-              "|---|---|---|---|---|"]
-    for solver in SOLVERS:
-        m = medians[solver]
-        lines.append(f"| {solver} | {m['ms_per_iteration']:.2f} | {m['train_seconds']:.1f} | "
-                     f"{m['wall_seconds']:.1f} | {m['rel_error']:.3%} |")
-    lines += [f"| peer / ours | {peer['ms_per_iteration'] / ours['ms_per_iteration']:.2f}x | "
-              f"{peer['train_seconds'] / ours['train_seconds']:.2f}x | "
-              f"{peer['wall_seconds'] / ours['wall_seconds']:.2f}x | "
-              f"{peer['rel_error'] / ours['rel_error']:.1f}x |", ""]
+    # peer / ours within each round (the two runs next to each other in time), then the median over rounds
+    keys = ("ms_per_iteration", "train_seconds", "wall_seconds", "cpu_seconds", "rel_error")
+    ratios = {key: statistics.median(peer[key] / ours[key] for peer, ours in paired(runs)) for key in keys}
+    lines += ["", "| peer / ours, median over rounds of the ratio within a round | ms/iteration | training | "
+                  "wall, whole command | CPU, whole command | rel. error |", "|---|---|---|---|---|---|",
+              "| | " + " | ".join(f"{ratios[key]:.2f}x" for key in keys) + " |", ""]
     return "\n".join(lines)
+
+
+def paired(runs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(peer, ours) run of each round."""
+    by_round = {(run["round"], run["solver"]): run for run in runs}
+    return [(by_round[r, "peer"], by_round[r, "ours"]) for r in sorted({run["round"] for run in runs})]
 
 
 def section_heading(threads: int | None) -> str:
