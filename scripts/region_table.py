@@ -385,7 +385,7 @@ minutes here, where `price_function` takes 5000 of batch 1024) was trained with
     .venv/bin/deepbsde evaluate runs/book --points points.csv --out evaluated.csv --paths 131072
 
 (the script runs both in one process, on 10 random points with random volatilities in the
-range); Monte Carlo per point as in the first section (10^6 antithetic paths, the vega a central
+range); Monte Carlo per point as in the first section (here 10^6 antithetic paths, the vega a central
 difference at volatility (1 +- 1%) on common random numbers). The table shows the network's u and
 vega beside the estimate's (2^17 paths per point).
 """
