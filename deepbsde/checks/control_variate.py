@@ -1,4 +1,4 @@
-"""Monte Carlo price and Z_0 of a linear equation with the trained Z as control variate.
+"""Monte Carlo estimates on fresh paths with the trained networks as control variates.
 
 For f = -r y and any adapted Z, e^{-rT} g(X_T) - sum_n D_n Z_n . dW_n has
 mean u(0, x0): each Z_n . dW_n has mean zero. With the trained networks as
@@ -33,7 +33,9 @@ output is the target (the discounted payoff, or its derivative) minus a
 multiple c of its control (the Z sum, or its derivative), c fitted per point
 and output (`ControlledMoments`): where a network's derivative is poor (the
 deltas of an asset far below the others) c shrinks and the interval stays
-that of plain pathwise Monte Carlo instead of growing.
+that of plain pathwise Monte Carlo instead of growing. For a nonlinear region
+problem the target is g(X_N) + sum_n f dt along the trained scheme: an estimate,
+off by the networks' error inside f (`RegionControlVariate`).
 """
 from __future__ import annotations
 
