@@ -1,6 +1,6 @@
 """Held-out robustness battery: every problem solved with DEFAULT solver options.
 
-    .venv/bin/python scripts/robustness.py --group hjb --group maxcall --group heldout \
+    .venv/bin/python scripts/robustness.py --group hjb --group maxcall --group payoffs --group heldout \
         --group registered --group broken
     .venv/bin/python scripts/robustness.py --render
 
@@ -10,6 +10,8 @@ it. Groups:
 
 - hjb: HJB d = 100 over lambda against the Cole-Hopf quadrature;
 - maxcall: `deepbsde.price` of a max-call at d = 2, 20, 100 against Monte Carlo, price and deltas;
+- payoffs: the same for payoffs and markets no config uses (worst-of put d = 5, basket d = 30, both
+  correlated with random spots and vols; call spread on the max d = 50);
 - heldout: the equations of scripts/heldout_problems.py (not registered) against their exact solutions;
 - registered: every registered equation at its published parameters, no solver options;
 - broken: deliberately broken runs (too few iterations, too large a learning rate)
@@ -33,7 +35,7 @@ import deepbsde
 import equations
 from deepbsde.errors import DivergenceError
 from deepbsde.finance.market import BlackScholesModel
-from deepbsde.finance.payoffs import MaxCall
+from deepbsde.finance.payoffs import BasketCall, CallSpreadOnMax, MaxCall, WorstOfPut
 from deepbsde.reference import cole_hopf_quadrature
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +46,8 @@ REFERENCE_PATHS = 4 * 10 ** 6
 LAMBDAS = (0.1, 1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)
 REGISTERED = ("allen_cahn", "bs_default_risk", "bs_diff_rates", "burgers", "hjb", "quadratic_gradient",
               "reaction_diffusion", "black_scholes")
-COMMAND = ".venv/bin/python scripts/robustness.py --group hjb --group maxcall --group heldout --group registered " \
-          "--group broken && .venv/bin/python scripts/robustness.py --render"
+COMMAND = (".venv/bin/python scripts/robustness.py --group hjb --group maxcall --group payoffs --group heldout "
+           "--group registered --group broken && .venv/bin/python scripts/robustness.py --render")
 
 
 def row(group: str, problem: str, dim: int, value: float, reference: float | None, result, seconds: float,
@@ -78,20 +80,41 @@ def group_hjb() -> list[dict]:
     return rows
 
 
+def price_row(group: str, problem: str, payoff, model: BlackScholesModel, maturity: float) -> dict:
+    """`deepbsde.price` with default options against its Monte Carlo reference: price and deltas."""
+    out, seconds = timed(deepbsde.price, payoff, model, maturity=maturity, seed=1, reference_paths=REFERENCE_PATHS)
+    errors = out.delta_rel_errors
+    combined = np.hypot(out.delta_half_widths, out.reference_delta_half_widths)
+    return row(group, problem, model.dim, out.price, out.reference.value, out.solver, seconds,
+               delta_max_error=float(errors.max()), delta_mean_error=float(errors.mean()),
+               delta_max_half_width=float(np.max(out.delta_half_widths / np.abs(out.reference_deltas))),
+               reference_delta_max_half_width=float(np.max(out.reference_delta_half_widths
+                                                           / np.abs(out.reference_deltas))),
+               delta_variance_ratio=float(np.mean(out.delta_variance_ratios)),
+               deltas_in_combined_interval=float(np.mean(np.abs(out.deltas - out.reference_deltas) <= combined)))
+
+
 def group_maxcall() -> list[dict]:
-    rows = []
-    for dim in (2, 20, 100):
-        model = BlackScholesModel(spots=[100.0] * dim, rate=0.05, volatilities=0.2)
-        out, seconds = timed(deepbsde.price, MaxCall(100.0), model, maturity=1.0, seed=1,
-                             reference_paths=REFERENCE_PATHS)
-        errors = out.delta_rel_errors
-        rows.append(row("maxcall", "max-call price and deltas", dim, out.price, out.reference.value, out.solver,
-                        seconds, delta_max_error=float(errors.max()), delta_mean_error=float(errors.mean()),
-                        delta_max_half_width=float(np.max(out.delta_half_widths / np.abs(out.reference_deltas))),
-                        reference_delta_max_half_width=float(np.max(out.reference_delta_half_widths
-                                                                    / np.abs(out.reference_deltas))),
-                        delta_variance_ratio=float(np.mean(out.delta_variance_ratios))))
-    return rows
+    return [price_row("maxcall", "max-call price and deltas", MaxCall(100.0),
+                      BlackScholesModel(spots=[100.0] * dim, rate=0.05, volatilities=0.2), 1.0)
+            for dim in (2, 20, 100)]
+
+
+def group_payoffs() -> list[dict]:
+    """Other payoffs and markets than any config or test: correlated, heterogeneous, not at the money."""
+    rng = np.random.default_rng(0)
+    spots, vols = rng.uniform(80.0, 120.0, 5), rng.uniform(0.1, 0.4, 5)
+    worst_of = (WorstOfPut(tuple(1.0 / spots), 1.0),
+                BlackScholesModel(spots=spots.tolist(), rate=0.02, volatilities=vols.tolist(),
+                                  correlation=(np.full((5, 5), 0.4) + 0.6 * np.eye(5)).tolist()), 2.0)
+    spots, vols = rng.uniform(50.0, 150.0, 30), rng.uniform(0.1, 0.5, 30)
+    basket = (BasketCall(tuple([1.0 / 30] * 30), 100.0),
+              BlackScholesModel(spots=spots.tolist(), rate=0.03, volatilities=vols.tolist(), dividend_yields=0.01,
+                                correlation=(np.full((30, 30), 0.3) + 0.7 * np.eye(30)).tolist()), 0.5)
+    spread = (CallSpreadOnMax(120.0, 150.0), BlackScholesModel(spots=[100.0] * 50, rate=0.05, volatilities=0.3), 1.0)
+    return [price_row("payoffs", name, *case) for name, case in
+            (("worst-of put on performances, correlation 0.4", worst_of),
+             ("basket call, correlation 0.3, dividends", basket), ("call spread on the max, vol 0.3", spread))]
 
 
 def group_heldout() -> list[dict]:
@@ -137,8 +160,8 @@ def group_broken() -> list[dict]:
     return rows
 
 
-GROUPS = {"hjb": group_hjb, "maxcall": group_maxcall, "heldout": group_heldout, "registered": group_registered,
-          "broken": group_broken}
+GROUPS = {"hjb": group_hjb, "maxcall": group_maxcall, "payoffs": group_payoffs, "heldout": group_heldout,
+          "registered": group_registered, "broken": group_broken}
 
 
 def render(rows: list[dict]) -> str:
@@ -175,11 +198,13 @@ def render(rows: list[dict]) -> str:
               + "".join(f"; {r['problem']} (d = {r['dim']})" for r in false_alarms) + ";",
               f"- runs 1% or more off that passed the self-check: {len(missed)}"
               + "".join(f"; {r['problem']} (d = {r['dim']}, {r['rel_error']:.2%})" for r in missed) + ";"]
-    lines += [f"- max-call deltas at d = {r['dim']}: largest error {r['delta_max_error']:.2%}, mean "
+    lines += [f"- {r['problem']}, deltas at d = {r['dim']}: largest error {r['delta_max_error']:.2%}, mean "
               f"{r['delta_mean_error']:.2%}, largest 95% half-width {r['delta_max_half_width']:.2%} of the delta"
               + ("" if "reference_delta_max_half_width" not in r else
                  f" (the reference's {r['reference_delta_max_half_width']:.2%}); variance left by the networks "
                  f"{r['delta_variance_ratio']:.2f} of plain pathwise Monte Carlo's")
+              + ("" if "deltas_in_combined_interval" not in r else
+                 f"; {r['deltas_in_combined_interval']:.0%} within the combined 95% interval")
               for r in deltas]
     lines += ["", "Reasons given by the self-check for the flagged runs:", ""]
     lines += [f"- {r['group']} / {r['problem']}: " + "; ".join(r["reasons"]) for r in rows if not r["converged"]]

@@ -2,8 +2,10 @@
 learning rate driving Keras Adam, and continuation inside the compiled block of steps."""
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import equations
+from deepbsde.solver.adaptive import PlateauSchedule
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.optimizer import current_learning_rate
 from deepbsde.solver.options import SolverOptions
@@ -54,3 +56,13 @@ def test_continuation_ramps_inside_the_compiled_steps(steps_per_call):
     trainer.train_steps(8) if steps_per_call > 1 else [trainer.train_step() for _ in range(8)]
     # the coupling is set at the start of each step from the steps taken before it: 7 / 20
     assert float(trainer.model.z_coupling.numpy()) == pytest.approx(7 / 20)
+
+
+def test_plateau_schedule_holds_its_rate_until_the_continuation_ramp_ends():
+    flat = [HistoryRecord(step, 0.1, 2.0, 1e-2, float(step)) for step in range(0, 1001, 100)]
+    held = PlateauSchedule(1e-2, tf.float64, 1.0, hold_until=800)
+    assert not held.observe(flat[:9]) and held.current_rate == pytest.approx(1e-2)  # step 800: still held
+    free = PlateauSchedule(1e-2, tf.float64, 1.0)
+    assert not free.observe(flat[:9]) and free.current_rate == pytest.approx(1e-3)  # flat for 500 steps: a drop
+    flat += [HistoryRecord(step, 0.1, 2.0, 1e-2, float(step)) for step in range(1100, 1301, 100)]
+    assert not held.observe(flat) and held.current_rate == pytest.approx(1e-3)  # 500 steps after the ramp

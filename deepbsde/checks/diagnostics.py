@@ -25,9 +25,10 @@ Checks (each failing one adds a reason, and any reason makes the verdict
   (docs/robustness.md; allen_cahn, bs_default_risk, black_scholes with seed 2:
   0.3% or less); the limit is the 1% asked of a result;
 - continuation: training that stopped before Z's weight inside f reached 1
-  (the adaptive schedule can stop before the ramp of the continuation option
-  ends) solved another equation: HJB d = 100, lambda = 40, continuation 0.5
-  stopped at step 1500 of a 3000-step ramp, at 4.58 against 4.01;
+  solved another equation: HJB d = 100, lambda = 40, continuation 0.5 stopped
+  by the adaptive schedule at step 1500 of a 3000-step ramp, at 4.58 against
+  4.01 (the schedule now holds its rate until the ramp ends, so this remains a
+  safety net);
 - control variate (linear equations, f = -r y): the unbiased Monte Carlo
   price with the trained Z as control variate (deepbsde.checks.control_variate)
   must contain the solver's value within the tolerance;

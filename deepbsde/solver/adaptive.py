@@ -33,8 +33,11 @@ class PlateauSchedule(tf.Module):
     Keras Adam's learning rate (also after a restore from a checkpoint).
     """
 
-    def __init__(self, rate: float, dtype: tf.DType, scale: float):
+    def __init__(self, rate: float, dtype: tf.DType, scale: float, hold_until: int = 0):
         super().__init__(name="plateau_schedule")
+        # no drop before this step: under continuation Z's weight inside f still rises until then, so a
+        # value that settles earlier has settled for another equation
+        self.hold_until = hold_until
         self.rate = tf.Variable(rate, dtype=dtype, trainable=False, name="rate")
         self.phase_start = tf.Variable(0, dtype=tf.int64, trainable=False, name="phase_start")
         self.drops = tf.Variable(0, dtype=tf.int64, trainable=False, name="drops")
@@ -49,7 +52,7 @@ class PlateauSchedule(tf.Module):
     def observe(self, history: Sequence[HistoryRecord]) -> bool:
         """Looks at the records so far; lowers the rate on a plateau. True: training is done."""
         step = history[-1].step
-        start = int(self.phase_start.numpy())
+        start = max(int(self.phase_start.numpy()), self.hold_until)
         if step - start < PLATEAU_WINDOW:
             return False
         window = [r.value for r in history if r.step >= step - PLATEAU_WINDOW]

@@ -209,9 +209,9 @@ class Trainer(TrainingLoop):
             self.optimizer = adam(options.lr_boundaries, options.learning_rates, self.variables)
             # the robust preset's adaptive rate (deepbsde.solver.adaptive) is assigned to
             # Adam's learning-rate variable from Python at the log points
-            self.plateau = (PlateauSchedule(options.learning_rates[0], self.dtype, self.model.loss_scale)
-                            if options.adaptive_schedule else None)
             ramp = options.continuation * options.iterations
+            self.plateau = (PlateauSchedule(options.learning_rates[0], self.dtype, self.model.loss_scale,
+                                            hold_until=int(np.ceil(ramp))) if options.adaptive_schedule else None)
             self.continuation_steps = tf.constant(max(ramp, 1.0), self.dtype) if ramp > 0 else None
         self.valid_dw, self.valid_x = equation.sample(options.valid_size, [options.seed, VALIDATION_STREAM],
                                                       self.dtype)
