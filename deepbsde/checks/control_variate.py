@@ -66,9 +66,9 @@ def discount_weights(rate: Any, delta_t: float, steps: int) -> Any:
     return (1.0 + rate * delta_t) ** -exponents
 
 
-def control_variate_prices(discounted_payoff: Any, z: tf.Tensor, dw: tf.Tensor, weights: Any) -> tf.Tensor:
-    """e^{-rT} g(X_T) - sum_n D_n Z_n . dW_n per path, [batch]: z, dw [N, batch, d], weights [N, batch] or [N, 1]."""
-    return discounted_payoff - tf.reduce_sum(weights * tf.reduce_sum(z * dw, axis=2), axis=0)
+def weighted_z_sum(z: tf.Tensor, dw: tf.Tensor, weights: Any) -> tf.Tensor:
+    """The control sum_n D_n Z_n . dW_n per path, [batch]: z, dw [N, batch, d], weights [N, batch], [N, 1] or 1."""
+    return tf.reduce_sum(weights * tf.reduce_sum(z * dw, axis=2), axis=0)
 
 
 class Moments:
@@ -197,7 +197,7 @@ class _PathSamples:
     """Per-path samples of a trained single-point model on fresh paths, one compiled call per chunk.
 
     Returns the discounted payoff A = e^{-rT} g(X_T), the control B = sum_n D_n Z_n . dW_n,
-    dW_0 and Z_1 . dW_1 weighted (all [batch]; dW_0 [batch, d]), and, with `gradient`, the pathwise
+    B's first term D_0 Z_0 . dW_0 (all [batch]) and dW_0 [batch, d], and, with `gradient`, the pathwise
     derivatives dA / dx0 and dB / dx0 [batch, d]: every path starts at its own copy of x0, so the
     derivative of the sum over the batch in that copy is the path's own. B has mean zero for every
     start (Z_0 is a constant, Z_n an adapted function of X_n), so dB / dx0 has mean zero too and is a
@@ -221,7 +221,7 @@ class _PathSamples:
             z = tf.cast(model.z_all_steps(x, training=False), tf.float64)
             target = self.discount * tf.cast(eq.g(x[-1])[:, 0], tf.float64)
             dw64 = tf.cast(dw, tf.float64)
-            control = target - control_variate_prices(target, z, dw64, self.weights)
+            control = weighted_z_sum(z, dw64, self.weights)
             totals = [tf.reduce_sum(target), tf.reduce_sum(control)]
         samples = {"target": target, "control": control, "dw0": dw64[0],
                    "first_term": self.weights[0, 0] * tf.reduce_sum(z[0] * dw64[0], axis=1)}
@@ -325,15 +325,13 @@ class RegionControlVariate:
             rate = problem.discount_rate(p)
             if rate is None:
                 y0, z, y_end = model.recursion(dw, x, p, training=False)
-                control = tf.reduce_sum(z * dw, axis=[0, 2])
+                control = weighted_z_sum(z, dw, 1.0)
                 target = (problem.g(x[-1], p) + y0 - y_end)[:, 0] + control
             else:
-                _, z0 = model.y0_z0(x0, p)
-                z = z0[tf.newaxis] if model.subnetworks is None else tf.concat(
-                    [z0[tf.newaxis], model.z_later(x[1:-1], p, training=False)], 0)
+                _, z = model.y0_and_z(x, p, training=False)
                 weights = discount_weights(rate[:, 0], problem.delta_t, problem.num_time_interval)
                 target = tf.exp(-rate[:, 0] * problem.total_time) * problem.g(x[-1], p)[:, 0]
-                control = target - control_variate_prices(target, z, dw, weights)
+                control = weighted_z_sum(z, dw, weights)
             sums = [tf.reduce_sum(target), tf.reduce_sum(control)]
         zero = tf.UnconnectedGradients.ZERO
         by_x = [tape.gradient(total, x0, unconnected_gradients=zero) for total in sums]

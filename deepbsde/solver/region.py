@@ -167,13 +167,18 @@ class RegionModel(tf.Module):
         assert self.subnetworks is not None
         return self.value_scale * self.subnetworks(self.inputs(x, p), training) / self.problem.dim
 
+    def y0_and_z(self, x: tf.Tensor, p: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
+        """Y_0 = U(X_0) [batch, 1] and Z_0..Z_{N-1} [N, batch, d] along the paths x [N+1, batch, d]."""
+        y0, z0 = self.y0_z0(x[0], p)
+        if self.subnetworks is None:
+            return y0, z0[tf.newaxis]
+        return y0, tf.concat([z0[tf.newaxis], self.z_later(x[1:-1], p, training)], 0)
+
     def recursion(self, dw: tf.Tensor, x: tf.Tensor, p: tf.Tensor,
                   training: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """The scheme along the paths x: Y_0 [batch, 1], Z_0..Z_{N-1} [N, batch, d] and Y_N [batch, 1]."""
         problem = self.problem
-        y0, z0 = self.y0_z0(x[0], p)
-        z = z0[tf.newaxis] if self.subnetworks is None else tf.concat([z0[tf.newaxis],
-                                                                      self.z_later(x[1:-1], p, training)], 0)
+        y0, z = self.y0_and_z(x, p, training)
         z_dot_dw = tf.reduce_sum(z * dw, axis=2, keepdims=True)
         y = y0
         for n in range(problem.num_time_interval):
