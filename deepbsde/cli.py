@@ -369,13 +369,12 @@ def region_columns(args: argparse.Namespace, rows: list[dict[str, str]], names: 
         estimate = RegionControlVariate(solution.model).estimate(x.numpy().astype(np.float64),
                                                                  p.numpy().astype(np.float64),
                                                                  paths=args.paths, seed=args.seed)
-        pairs = [("u", estimate.value, estimate.value_half_widths),
-                 *((f"grad_{i + 1}", estimate.gradient[:, i], estimate.gradient_half_widths[:, i])
-                   for i in range(solution.problem.dim)),
-                 *((f"grad_{name}", estimate.sensitivities[:, j], estimate.sensitivity_half_widths[:, j])
-                   for j, name in enumerate(parameters))]
-        for name, estimated, half_widths in pairs:
-            columns[f"{name}_estimate"], columns[f"{name}_half_width"] = estimated, half_widths
+        # the estimate's columns in the order of the network's: u, grad_1..grad_d, grad_NAME
+        estimated = np.column_stack([estimate.value, estimate.gradient, estimate.sensitivities])
+        half_widths = np.column_stack([estimate.value_half_widths, estimate.gradient_half_widths,
+                                       estimate.sensitivity_half_widths])
+        for j, name in enumerate(list(columns)):
+            columns[f"{name}_estimate"], columns[f"{name}_half_width"] = estimated[:, j], half_widths[:, j]
     return columns
 
 
