@@ -253,6 +253,9 @@ def command_run(args: argparse.Namespace) -> int:
         if check.control_variate is not None:
             print(f"control-variate Monte Carlo price = {check.control_variate.value:.6f} "
                   f"+/- {check.control_variate.half_width:.2g} (95%)")
+        if check.bound is not None:
+            print(f"certified {check.bound.side} bound on u(0, x0) = {check.bound.value:.6f} "
+                  f"+/- {check.bound.half_width:.2g} (95%, from the networks' Z)")
         print(check.message() if check.converged else f"WARNING: {check.message()}")
     say(f"{result.iterations} iterations in {result.seconds:.1f} s "
         f"({result.ms_per_iteration:.2f} ms/iteration, compile {result.compile_seconds:.1f} s, {result.device})")

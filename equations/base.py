@@ -146,6 +146,15 @@ class Equation(abc.ABC):
         """u(t, x) in closed form, [batch, 1], or None where none is known."""
         return None
 
+    def driver_convexity(self) -> str | None:
+        """"convex" (or "concave") if f(t, x, y, z) is convex (concave) in (y, z) for every t and x at
+        these parameters, else None (neither, or not known).
+
+        Declaring it lets the self-check bound u(0, x0) from below (above) by a Monte Carlo estimate
+        that holds whatever the networks (deepbsde.checks.bound); a wrong declaration gives a wrong bound.
+        """
+        return None
+
     def sample(self, batch_size: int, seed: Any, dtype: tf.DType = tf.float64) -> tuple[tf.Tensor, tf.Tensor]:
         """(dw [N, batch, d], x [N+1, batch, d]) for the seed pair `seed`."""
         return self.process.sample(batch_size, seed, dtype)

@@ -95,6 +95,10 @@ class BlackScholesDifferentRates(_IndependentGBMEquation):
         return (-self.rate_lend * y - (self.mu_bar - self.rate_lend) / self.sigma_bar * z_sum
                 + (self.rate_borrow - self.rate_lend) * borrowed)
 
+    def driver_convexity(self):
+        # affine plus (R_b - R_l) times a ReLU of an affine function of (y, z)
+        return "convex" if self.rate_borrow >= self.rate_lend else "concave"
+
     def g(self, x):
         # the payoff's exact ReLU network (docs/method.md)
         return call_spread_on_max(self.dim, self.strike_low, self.strike_high).tf_call(x)

@@ -39,5 +39,8 @@ class HJB(Equation):
     def f(self, t, x, y, z):
         return -0.5 * self.lam * tf.reduce_sum(tf.square(z), axis=1, keepdims=True)
 
+    def driver_convexity(self):
+        return "concave"  # lam > 0
+
     def g(self, x):
         return tf.math.log(0.5 * (1.0 + tf.reduce_sum(tf.square(x), axis=1, keepdims=True)))

@@ -44,6 +44,9 @@ class QuadraticGradient(Equation):
         h = -2.0 * x_norm2_over_d2 * d_prime - 4.0 * tf.square(d_s) * x_norm2_over_d2
         return tf.reduce_sum(tf.square(z), axis=1, keepdims=True) + h
 
+    def driver_convexity(self):
+        return "convex"  # |z|^2 plus a function of (t, x)
+
     def g(self, x):
         return self.exact_solution(self.total_time, x)
 

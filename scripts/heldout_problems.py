@@ -97,6 +97,10 @@ class SmallOscillation(equations.Equation):
         circle = _sum(tf.square(z)) / (self.dim * self.scale ** 2 * self.lam ** 2) + tf.square(shifted)
         return -(self.delta - self.gamma) * shifted + self.kappa / self.eps * (circle - envelope)
 
+    def driver_convexity(self):
+        # affine plus kappa / eps times a sum of squares of (y, z)
+        return "convex" if self.kappa / self.eps >= 0 else "concave"
+
     def g(self, x):
         return self.exact_solution(self.total_time, x)
 

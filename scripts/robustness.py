@@ -1,7 +1,7 @@
 """Held-out robustness battery: every problem solved with DEFAULT solver options.
 
-    .venv/bin/python scripts/robustness.py --group hjb --group maxcall --group payoffs --group heldout \
-        --group registered --group broken
+    .venv/bin/python scripts/robustness.py --group hjb --group hjb_dims --group maxcall --group payoffs \
+        --group heldout --group registered --group broken
     .venv/bin/python scripts/robustness.py --render
 
 Each group appends one JSON line per problem to docs/robustness.jsonl (so
@@ -9,6 +9,7 @@ the groups can run one at a time); --render writes docs/robustness.md from
 it. Groups:
 
 - hjb: HJB d = 100 over lambda against the Cole-Hopf quadrature;
+- hjb_dims: HJB lambda = 1 in low dimensions (d = 4, 10, 20), where |grad u| is of order 1;
 - maxcall: `deepbsde.price` of a max-call at d = 2, 20, 100 against Monte Carlo, price and deltas;
 - payoffs: the same for payoffs and markets no config uses (worst-of put d = 5, basket d = 30, both
   correlated with random spots and vols; call spread on the max d = 50);
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 import warnings
@@ -46,8 +48,8 @@ REFERENCE_PATHS = 4 * 10 ** 6
 LAMBDAS = (0.1, 1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)
 REGISTERED = ("allen_cahn", "bs_default_risk", "bs_diff_rates", "burgers", "hjb", "quadratic_gradient",
               "reaction_diffusion", "black_scholes")
-COMMAND = (".venv/bin/python scripts/robustness.py --group hjb --group maxcall --group payoffs --group heldout "
-           "--group registered --group broken && .venv/bin/python scripts/robustness.py --render")
+COMMAND = (".venv/bin/python scripts/robustness.py --group hjb --group hjb_dims --group maxcall --group payoffs "
+           "--group heldout --group registered --group broken && .venv/bin/python scripts/robustness.py --render")
 
 
 def row(group: str, problem: str, dim: int, value: float, reference: float | None, result, seconds: float,
@@ -58,7 +60,8 @@ def row(group: str, problem: str, dim: int, value: float, reference: float | Non
     return {"group": group, "problem": problem, "dim": dim, "value": value, "reference": reference,
             "rel_error": error, "converged": check.converged, "reasons": check.reasons,
             "loss_ratio": check.loss_ratio, "drift": check.drift, "settling": check.settling, "notes": check.notes,
-            "expect_flag": expect_flag, "seconds": seconds,
+            "bound": None if check.bound is None else check.bound.to_dict(), "expect_flag": expect_flag,
+            "seconds": seconds,
             **extra}
 
 
@@ -77,6 +80,16 @@ def group_hjb() -> list[dict]:
         reference = cole_hopf_quadrature(eq.g, eq.dim, lam, eq.total_time).value
         result, seconds = timed(deepbsde.solve, eq, reference=reference, dtype="float32")
         rows.append(row("hjb", f"HJB lambda = {lam:g}", 100, result.value, reference, result, seconds))
+    return rows
+
+
+def group_hjb_dims() -> list[dict]:
+    rows = []
+    for dim in (4, 10, 20):
+        eq = equations.get("hjb", dim=dim)
+        reference = cole_hopf_quadrature(eq.g, eq.dim, eq.lam, eq.total_time).value
+        result, seconds = timed(deepbsde.solve, eq, reference=reference, dtype="float32")
+        rows.append(row("hjb_dims", "HJB lambda = 1", dim, result.value, reference, result, seconds))
     return rows
 
 
@@ -160,8 +173,8 @@ def group_broken() -> list[dict]:
     return rows
 
 
-GROUPS = {"hjb": group_hjb, "maxcall": group_maxcall, "payoffs": group_payoffs, "heldout": group_heldout,
-          "registered": group_registered, "broken": group_broken}
+GROUPS = {"hjb": group_hjb, "hjb_dims": group_hjb_dims, "maxcall": group_maxcall, "payoffs": group_payoffs,
+          "heldout": group_heldout, "registered": group_registered, "broken": group_broken}
 
 
 def render(rows: list[dict]) -> str:
@@ -206,6 +219,15 @@ def render(rows: list[dict]) -> str:
               + ("" if "deltas_in_combined_interval" not in r else
                  f"; {r['deltas_in_combined_interval']:.0%} within the combined 95% interval")
               for r in deltas]
+    bounded = [r for r in rows if r.get("bound")]
+    lines += ["", "Certified bounds (generators convex or concave in (y, z): the value of the linear equation of the",
+              "tangents at the networks' Y and Z, `deepbsde.checks.bound`; it must hold whatever the networks):", ""]
+    lines += [f"- {r['group']} / {r['problem']} (d = {r['dim']}): {r['bound']['side']} bound "
+              f"{r['bound']['value']:.6g} +/- {r['bound']['half_width']:.2g}"
+              + ("" if r["reference"] is None else
+                 f", {(r['bound']['value'] - r['reference']) / abs(r['reference']):+.2%} from the reference")
+              + f"; value {(r['value'] - r['reference']) / abs(r['reference']):+.2%}" for r in bounded
+              if r["reference"] is not None]
     lines += ["", "Reasons given by the self-check for the flagged runs:", ""]
     lines += [f"- {r['group']} / {r['problem']}: " + "; ".join(r["reasons"]) for r in rows if not r["converged"]]
     lines += ["", "Tried on the open failures (one run each, seed 1, float32, training code of f6eddff; static",
@@ -235,7 +257,7 @@ def render(rows: list[dict]) -> str:
               "layout before the solver/checks port, branch issue10 f7c1770):", ""]
     lines += [f"- {where}: {len(groups)} rows ({', '.join(dict.fromkeys(groups))})"
               for where, groups in measured.items()]
-    lines += ["", "Notes (informational, not failing the verdict: the loss above Var g):", ""]
+    lines += ["", "Notes (informational, not failing the verdict):", ""]
     lines += [f"- {r['group']} / {r['problem']}: " + "; ".join(r["notes"]) for r in rows if r.get("notes")]
     return "\n".join(lines) + "\n"
 
@@ -245,8 +267,10 @@ def main() -> int:
     parser.add_argument("--group", action="append", choices=sorted(GROUPS), default=[])
     parser.add_argument("--render", action="store_true", help=f"write {REPORT.name} from {RESULTS.name}")
     args = parser.parse_args()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                            check=False).stdout.strip() or "not recorded"
     for group in args.group:
-        rows = GROUPS[group]()
+        rows = [{**r, "measured_on": commit} for r in GROUPS[group]()]
         kept = [json.loads(line) for line in RESULTS.read_text().splitlines()] if RESULTS.exists() else []
         kept = [r for r in kept if r["group"] != group] + rows
         RESULTS.write_text("".join(json.dumps(r) + "\n" for r in kept))

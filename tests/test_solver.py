@@ -48,6 +48,19 @@ def test_batch_norm_moving_statistics_follow_the_batches():
     np.testing.assert_allclose(nets.norms[0].moving_mean.numpy()[:, 0], 0.01 * x.numpy().mean(axis=1))
 
 
+@pytest.mark.parametrize("preset, shared", [("paper", False), ("robust", False), ("robust", True)])
+def test_one_step_network_equals_its_slice_of_the_stacked_pass(preset, shared):
+    """DeepBSDEModel.z_at(n, x) (a path simulated step by step) is step n of the stacked evaluation."""
+    eq = equations.get("hjb", dim=3, num_time_interval=5)
+    model = Trainer(eq, SolverOptions(preset=preset, shared_network=shared, seed=2, dtype="float64")).model
+    x = tf.random.stateless_normal([6, 7, 3], [4, 4], dtype=tf.float64)
+    stacked = model.z_all_steps(x, training=False).numpy()
+    for n in range(5):
+        np.testing.assert_allclose(model.z_at(n, x[n]).numpy(), stacked[n], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="inference"):
+        model.subnetworks(x[:1], training=True, step=0)
+
+
 def test_subnetworks_without_batch_norm_have_biases():
     nets = StackedSubnetworks(3, 4, [8], batch_norm=False, dtype=tf.float32, seed=0)
     assert len(nets.biases) == 2 and not nets.norms

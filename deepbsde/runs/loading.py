@@ -42,13 +42,7 @@ class TrainedSolver:
         x = np.atleast_2d(np.asarray(x, dtype=self.model.dtype.as_numpy_dtype))
         if x.shape[1] != eq.dim:
             raise ValueError(f"points must have {eq.dim} coordinates, got shape {x.shape}")
-        if step == 0:
-            return np.broadcast_to(self.model.z0.numpy(), x.shape).copy()
-        # the stacked networks take all steps at once: place x at the requested one
-        assert self.model.subnetworks is not None  # there are steps 1..N-1
-        stacked = tf.tile(tf.constant(x)[tf.newaxis], [eq.num_time_interval - 1, 1, 1])
-        z = self.model.network_z(stacked, training=False)[step - 1]
-        return z.numpy()
+        return self.model.z_at(step, tf.constant(x)).numpy()
 
     def evaluate(self, batch_size: int = 4096, seed: int = 0) -> dict[str, float]:
         """Loss and mean of Y_N - g(X_N) on fresh paths (batch norm in inference mode)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from deepbsde.solver.initialization import estimate_scales
-from deepbsde.solver.networks import StackedSubnetworks
+from deepbsde.solver.networks import StackedSubnetworks, StepIndex, at_step
 from deepbsde.solver.options import SolverOptions
 from equations.base import Equation
 
@@ -114,16 +114,23 @@ class DeepBSDEModel(tf.Module):
             return z0
         return tf.concat([z0, self.network_z(x[1:-1], training)], axis=0)
 
-    def network_z(self, x: tf.Tensor, training: bool) -> tf.Tensor:
-        """Z_n of the subnetworks at X_n for n = 1..N-1: x and result [N-1, batch, d]."""
+    def network_z(self, x: tf.Tensor, training: bool, step: StepIndex = None) -> tf.Tensor:
+        """Z_n of the subnetworks at X_n for n = 1..N-1: x and result [N-1, batch, d]; with `step`
+        (inference only), x and result [1, batch, d] of Z_{step + 1} alone."""
         assert self.subnetworks is not None  # there are steps 1..N-1
         if self.robust:
-            features = (x - self.x_mean) / self.x_std
-            z = self.subnetworks(features, training)
+            features = (x - at_step(self.x_mean, step)) / at_step(self.x_std, step)
+            z = self.subnetworks(features, training, step)
             if self.linear_unit is not None:
-                z = z + tf.linalg.matmul(features, self.linear_unit * self.linear_step)
+                z = z + tf.linalg.matmul(features, at_step(self.linear_unit, step) * self.linear_step)
             return z * self.z_scale
-        return self.subnetworks(x, training) / self.equation.dim
+        return self.subnetworks(x, training, step) / self.equation.dim
+
+    def z_at(self, n: int, x: tf.Tensor) -> tf.Tensor:
+        """Z_n at X_n = x [batch, d] (inference), for a path simulated one step at a time."""
+        if n == 0:
+            return tf.broadcast_to(self.initial_values()[1], tf.shape(x))
+        return self.network_z(x[tf.newaxis], training=False, step=n - 1)[0]
 
     def terminal_mismatch(self, dw: tf.Tensor, x: tf.Tensor, training: bool) -> tf.Tensor:
         """Y_N - g(X_N), shape [batch, 1]."""

@@ -14,12 +14,24 @@ layers carry biases instead.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
 import numpy as np
 import tensorflow as tf
 
 BN_MOMENTUM = 0.99
 BN_EPSILON = 1e-6
+
+
+StepIndex: TypeAlias = "int | tf.Tensor | None"
+
+
+def at_step(stacked: tf.Tensor, step: StepIndex) -> tf.Tensor:
+    """The slice [step:step + 1] of a per-step tensor [steps, ...]; the whole tensor for step None or
+    a tensor shared by all steps (leading dimension 1)."""
+    if step is None or stacked.shape[0] == 1:
+        return stacked
+    return stacked[step:step + 1]
 
 
 class StackedBatchNorm(tf.Module):
@@ -35,14 +47,16 @@ class StackedBatchNorm(tf.Module):
         self.moving_mean = tf.Variable(tf.zeros(shape, dtype), name="moving_mean", **statistics)
         self.moving_variance = tf.Variable(tf.ones(shape, dtype), name="moving_variance", **statistics)
 
-    def __call__(self, h: tf.Tensor, training: bool) -> tf.Tensor:
+    def __call__(self, h: tf.Tensor, training: bool, step: StepIndex = None) -> tf.Tensor:
+        """h [steps, batch, width]; with `step` (inference only), h [1, batch, width] of that step alone."""
         if training:
             mean, variance = tf.nn.moments(h, axes=[1], keepdims=True)
             self.moving_mean.assign(BN_MOMENTUM * self.moving_mean + (1.0 - BN_MOMENTUM) * mean)
             self.moving_variance.assign(BN_MOMENTUM * self.moving_variance + (1.0 - BN_MOMENTUM) * variance)
         else:
-            mean, variance = self.moving_mean, self.moving_variance
-        return tf.nn.batch_normalization(h, mean, variance, self.beta, self.gamma, BN_EPSILON)
+            mean, variance = at_step(self.moving_mean, step), at_step(self.moving_variance, step)
+        return tf.nn.batch_normalization(h, mean, variance, at_step(self.beta, step), at_step(self.gamma, step),
+                                         BN_EPSILON)
 
 
 class StackedSubnetworks(tf.Module):
@@ -87,14 +101,19 @@ class StackedSubnetworks(tf.Module):
             self.biases = [tf.Variable(tf.zeros([copies, 1, w], dtype), name=f"bias_{k}")
                            for k, w in enumerate(widths[1:])]
 
-    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+    def __call__(self, x: tf.Tensor, training: bool, step: StepIndex = None) -> tf.Tensor:
+        """x [num_steps, batch, in] through every network; with `step` (inference only), x [1, batch, in]
+        through network `step` alone (a path simulated one step at a time)."""
+        if training and step is not None:
+            raise ValueError("one step's network alone is evaluated in inference mode only")
         if self.times is not None:
-            x = tf.concat([x, tf.broadcast_to(self.times, tf.concat([tf.shape(x)[:2], [1]], 0))], axis=2)
-        h = self.norms[0](x, training) if self.batch_norm else x
+            times = at_step(self.times, step)
+            x = tf.concat([x, tf.broadcast_to(times, tf.concat([tf.shape(x)[:2], [1]], 0))], axis=2)
+        h = self.norms[0](x, training, step) if self.batch_norm else x
         last = len(self.kernels) - 1
         for k, kernel in enumerate(self.kernels):
-            h = self._matmul(h, kernel)  # [S, B, in] @ [S or 1, in, out], batched over S
-            h = self.norms[k + 1](h, training) if self.batch_norm else h + self.biases[k]
+            h = self._matmul(h, at_step(kernel, step))  # [S, B, in] @ [S or 1, in, out], batched over S
+            h = self.norms[k + 1](h, training, step) if self.batch_norm else h + at_step(self.biases[k], step)
             if k < last:
                 h = self.activation(h)
         return h
