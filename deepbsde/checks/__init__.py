@@ -12,5 +12,6 @@ from deepbsde.checks.control_variate import (
 )
 from deepbsde.checks.diagnostics import Diagnostics, NotConvergedWarning, diagnose, self_check, with_time_grid
 
-__all__ = ["BoundEstimate", "ControlVariateEstimate", "Diagnostics", "NotConvergedWarning", "PointwiseEstimate", "RegionControlVariate",
-           "control_variate_estimate", "diagnose", "self_check", "tangent_bound", "with_time_grid"]
+__all__ = ["BoundEstimate", "ControlVariateEstimate", "Diagnostics", "NotConvergedWarning", "PointwiseEstimate",
+           "RegionControlVariate", "control_variate_estimate", "diagnose", "self_check", "tangent_bound",
+           "with_time_grid"]
