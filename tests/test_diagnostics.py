@@ -79,6 +79,19 @@ def test_disagreeing_control_variate_is_flagged_and_agreeing_one_not():
     assert not diagnose(2.0, records, 1.0, estimate(2.2)).converged
 
 
+def test_control_variate_within_the_tolerance_turns_movement_into_a_note():
+    """A linear value still moving at the end but certified within 1% by the control-variate interval passes;
+    uncertified (a wide interval) the same movement fails, and the cap of iterations fails either way."""
+    records = history([2.0, 2.0, 2.0, 2.0, 1.99, 2.0], [0.1] * 6)
+    certified = ControlVariateEstimate(2.004, 0.004, np.zeros(1), np.zeros(1), 0.1, 1000)
+    wide = ControlVariateEstimate(2.004, 0.03, np.zeros(1), np.zeros(1), 0.1, 1000)
+    check = diagnose(2.0, records, 1.0, certified)
+    assert check.converged and "within 1% nonetheless" in check.notes[0]
+    assert not diagnose(2.0, records, 1.0, wide).converged
+    capped = diagnose(2.0, records, 1.0, certified, schedule_finished=False)
+    assert not capped.converged and "cap" in capped.reasons[0]
+
+
 def test_time_grid_adds_bias_and_richardson_value():
     check = with_time_grid(diagnose(2.0, history([2.0] * 6, [0.1] * 6), 1.0), 2.0, 2.1)
     assert check.time_grid["richardson"] == pytest.approx(2.2)
