@@ -154,6 +154,23 @@ def test_good_run_is_not_flagged():
     result = deepbsde.solve(HELDOUT["large_heat"](dim=4, num_time_interval=10), dtype="float32")
     assert result.diagnostics.converged, result.diagnostics.reasons
     assert result.rel_error < 0.01
+    assert result.diagnostics.y0_sensitivity == pytest.approx(1.0)  # f = 0: Y_N moves with Y_0 one for one
+
+
+def test_y0_the_loss_barely_sees_is_flagged():
+    assert diagnose(2.0, history([2.0] * 6, [0.1] * 6), 1.0, y0_sensitivity=0.3).converged
+    check = diagnose(2.0, history([2.0] * 6, [0.1] * 6), 1.0, y0_sensitivity=0.05)
+    assert not check.converged and "barely determines Y_0" in check.reasons[0]
+
+
+@pytest.mark.slow
+def test_burgers_with_default_options_is_flagged_for_its_unidentified_y0():
+    """Burgers d = 50 with default options ends about 7% off with a settled value (measured); Y_0 reaches
+    Y_N multiplied by about 0.04 there."""
+    with pytest.warns(NotConvergedWarning):
+        result = deepbsde.solve("burgers", seed=1)
+    assert result.diagnostics.y0_sensitivity < 0.1
+    assert any("barely determines Y_0" in reason for reason in result.diagnostics.reasons)
 
 
 def test_adaptive_schedule_waits_for_the_continuation_ramp():

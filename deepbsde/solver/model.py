@@ -132,12 +132,13 @@ class DeepBSDEModel(tf.Module):
             return tf.broadcast_to(self.initial_values()[1], tf.shape(x))
         return self.network_z(x[tf.newaxis], training=False, step=n - 1)[0]
 
-    def terminal_mismatch(self, dw: tf.Tensor, x: tf.Tensor, training: bool) -> tf.Tensor:
-        """Y_N - g(X_N), shape [batch, 1]."""
+    def terminal_mismatch(self, dw: tf.Tensor, x: tf.Tensor, training: bool,
+                          y_start: tf.Tensor | None = None) -> tf.Tensor:
+        """Y_N - g(X_N), shape [batch, 1]. y_start: Y_0 per path [batch, 1] instead of the trained one."""
         eq = self.equation
         z = self.z_all_steps(x, training)
         z_dot_dw = tf.reduce_sum(z * dw, axis=2, keepdims=True)  # [N, batch, 1], one fused op
-        y = tf.ones_like(x[0, :, :1]) * self.initial_values()[0]
+        y = tf.ones_like(x[0, :, :1]) * self.initial_values()[0] if y_start is None else y_start
         if self.rolled:
             def body(n: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
                 return n + 1, self._y_step(tf.cast(n, self.dtype) * eq.delta_t, x[n], y, z[n], z_dot_dw[n])
