@@ -224,7 +224,7 @@ def render(rows: list[dict]) -> str:
     lines += ["", "Certified bounds (generators convex or concave in (y, z): the value of the linear equation of the",
               "tangents at the networks' Y and Z, `deepbsde.checks.bound`; it must hold whatever the networks):", ""]
     lines += [f"- {r['group']} / {r['problem']} (d = {r['dim']}): {r['bound']['side']} bound "
-              f"{r['bound']['value']:.6g} +/- {r['bound']['half_width']:.2g}"
+              f"{r['bound']['value']:.6g} +/- {r['bound']['half_width']:.2g} ({r['bound']['paths']} paths)"
               + ("" if r["reference"] is None else
                  f", {(r['bound']['value'] - r['reference']) / abs(r['reference']):+.2%} from the reference")
               + f"; value {(r['value'] - r['reference']) / abs(r['reference']):+.2%}" for r in bounded

@@ -126,9 +126,10 @@ class DeepBSDEModel(tf.Module):
             return z * self.z_scale
         return self.subnetworks(x, training, step) / self.equation.dim
 
-    def z_at(self, n: int, x: tf.Tensor) -> tf.Tensor:
-        """Z_n at X_n = x [batch, d] (inference), for a path simulated one step at a time."""
-        if n == 0:
+    def z_at(self, n: int | tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+        """Z_n at X_n = x [batch, d] (inference), for a path simulated one step at a time; a tensor n
+        (inside a loop) must be at least 1."""
+        if isinstance(n, int) and n == 0:
             return tf.broadcast_to(self.initial_values()[1], tf.shape(x))
         return self.network_z(x[tf.newaxis], training=False, step=n - 1)[0]
 
