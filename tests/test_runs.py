@@ -108,9 +108,10 @@ def test_run_folder_records_everything(tmp_path, capsys):
 def test_quiet_prints_only_the_result(tmp_path, capsys):
     assert main(["run", str(write_config(tmp_path)), "--out", str(tmp_path / "q"), "--quiet"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
-    assert len(printed) == 3  # the value, the reference (Cole-Hopf for this HJB) and the self-check
+    # the value, the reference (Cole-Hopf for this HJB), the certified bound (f concave) and the self-check
+    assert len(printed) == 4
     assert printed[0].startswith("u(0, x0) = ") and printed[1].startswith("reference = ")
-    assert "self-check" in printed[2]
+    assert printed[2].startswith("certified upper bound on u(0, x0) = ") and "self-check" in printed[3]
 
 
 def test_saved_result_loads_back_without_retraining(tmp_path):

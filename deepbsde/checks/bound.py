@@ -105,8 +105,10 @@ class _BoundSamples:
 
         # a loop rather than N copies of the step: the graph traces in a fraction of the time
         steps = eq.num_time_interval
-        _, x, _, discount, running, control = tf.while_loop(
-            lambda n, *_: n < steps, body, (tf.constant(1), *state), maximum_iterations=max(steps - 1, 1))
+        if steps > 1:
+            _, *state = tf.while_loop(lambda n, *_: n < steps, body, (tf.constant(1), *state),
+                                      maximum_iterations=steps - 1)
+        x, _, discount, running, control = state
         target = discount * eq.g(x) + running
         return tf.cast(target[:, 0], tf.float64), tf.cast(control[:, 0], tf.float64)
 
