@@ -98,6 +98,14 @@ def test_time_grid_adds_bias_and_richardson_value():
     assert not check.converged
 
 
+def test_time_grid_judges_the_value_by_its_richardson_error():
+    """Solves 0.6% apart: the value at N is about 1.2% off (first order in dt), which fails."""
+    settled = diagnose(2.0, history([2.0] * 6, [0.1] * 6), 1.0)
+    assert with_time_grid(settled, 2.0, 2.004).converged  # error estimate 0.4%
+    check = with_time_grid(settled, 2.0, 2.012)
+    assert not check.converged and "about -0.024" in check.reasons[0]
+
+
 def test_linear_rate_recognises_f_minus_r_y_only():
     assert linear_rate(equations.get("black_scholes", dim=2)) == pytest.approx(0.05)
     assert linear_rate(equations.get("hjb", dim=2)) is None
