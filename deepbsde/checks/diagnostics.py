@@ -194,8 +194,10 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
     if bound is not None:
         gap = bound.value - value if bound.side == "upper" else value - bound.value  # > 0: the bound holds
         if -gap > bound.half_width:  # certainly beyond: a reason from the tolerance on, a note below it
+            most = "most" if bound.side == "upper" else "least"
             beyond = (f"the value lies beyond the certified {bound.side} bound {bound.value:.6g} +/- "
-                      f"{bound.half_width:.2g} by {-gap:.3g} ({-gap / scale:.2%})")
+                      f"{bound.half_width:.2g} by {-gap:.3g} ({-gap / scale:.2%}): u(0, x0) is at {most} the bound, "
+                      "a closer estimate than the value")
             (reasons if -gap > bound.half_width + AGREEMENT_LIMIT * scale else notes).append(beyond)
         elif gap > bound.half_width + AGREEMENT_LIMIT * scale:
             notes.append(f"the certified {bound.side} bound {bound.value:.6g} lies {gap / scale:.2%} from the "
