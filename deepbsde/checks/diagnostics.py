@@ -50,9 +50,10 @@ Checks (each failing one adds a reason, and any reason makes the verdict
   (deepbsde.checks.bound). A value beyond it by more than the tolerance is
   off by at least the excess (a reason). A bound far on the right side (a note)
   says that the networks' Z, as the control it stands for, is far from the
-  solution's, not that the value is wrong: HJB d = 100 with default options,
-  lambda = 1: 0.13% off, the upper bound 0.06% above the value; lambda = 30:
-  0.3% off, the bound 7.2% above; lambda = 40: 2.8% off, the bound 9.3% above;
+  solution's, not that the value is wrong: HJB d = 100 with default options
+  in float32 (docs/robustness.md), lambda = 1: 0.11% off, the upper bound 0.08%
+  above the value; lambda = 30: 0.57% off, the bound 6.9% above; lambda = 40:
+  3.1% off, the bound 9.0% above;
 - time grid (on request): a second solve at 2N. The scheme is of first order in
   dt, u_N - u = C / N + o(1 / N), so 2 u_2N - u_N is the Richardson value and the
   value's own error is about u_N minus it, twice u_N - u_2N: that must stay within
