@@ -102,6 +102,11 @@ def test_value_beyond_the_bound_is_flagged(side, value, reason):
     assert check.bound is bound
 
 
+def test_beyond_is_signed_by_the_side():
+    assert BoundEstimate(4.0, 0.01, "upper", 0.5, 1000).beyond(4.1) == pytest.approx(0.1)
+    assert BoundEstimate(4.0, 0.01, "lower", 0.5, 1000).beyond(4.1) == pytest.approx(-0.1)
+
+
 def test_bound_far_on_its_own_side_is_a_note():
     check = diagnose(4.0, records(4.0), 1.0, bound=BoundEstimate(4.3, 0.01, "upper", 0.5, 1000))
     assert check.converged and "poor control" in check.notes[0]

@@ -59,11 +59,9 @@ class BoundEstimate:
     variance_ratio: float
     paths: int
 
-    def excess(self, estimate: float) -> float:
-        """How far `estimate` lies beyond the bound's 95% interval on the wrong side (0 if it does not)."""
-        if self.side == "lower":
-            return max(self.value - self.half_width - estimate, 0.0)
-        return max(estimate - self.value - self.half_width, 0.0)
+    def beyond(self, estimate: float) -> float:
+        """How far `estimate` lies past the bound's value on the wrong side (negative: on the right side)."""
+        return self.value - estimate if self.side == "lower" else estimate - self.value
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -193,15 +193,15 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
             reasons.append(f"the control-variate Monte Carlo price {control_variate.value:.6g} +/- "
                            f"{control_variate.half_width:.2g} differs from the value by {gap:.3g}")
     if bound is not None:
-        gap = bound.value - value if bound.side == "upper" else value - bound.value  # > 0: the bound holds
-        if -gap > bound.half_width:  # certainly beyond: a reason from the tolerance on, a note below it
+        beyond = bound.beyond(value)
+        if beyond > bound.half_width:  # certainly beyond: a reason from the tolerance on, a note below it
             most = "most" if bound.side == "upper" else "least"
-            beyond = (f"the value lies beyond the certified {bound.side} bound {bound.value:.6g} +/- "
-                      f"{bound.half_width:.2g} by {-gap:.3g} ({-gap / scale:.2%}): u(0, x0) is at {most} the bound, "
-                      "a closer estimate than the value")
-            (reasons if -gap > bound.half_width + AGREEMENT_LIMIT * scale else notes).append(beyond)
-        elif gap > bound.half_width + AGREEMENT_LIMIT * scale:
-            notes.append(f"the certified {bound.side} bound {bound.value:.6g} lies {gap / scale:.2%} from the "
+            message = (f"the value lies beyond the certified {bound.side} bound {bound.value:.6g} +/- "
+                       f"{bound.half_width:.2g} by {beyond:.3g} ({beyond / scale:.2%}): u(0, x0) is at {most} the "
+                       "bound, a closer estimate than the value")
+            (reasons if beyond > bound.half_width + AGREEMENT_LIMIT * scale else notes).append(message)
+        elif -beyond > bound.half_width + AGREEMENT_LIMIT * scale:
+            notes.append(f"the certified {bound.side} bound {bound.value:.6g} lies {-beyond / scale:.2%} from the "
                          "value: the networks' Z is a poor control, the value may still be accurate")
     return Diagnostics(not reasons, reasons, float(ratio), float(drift), float(settling), float(y0_sensitivity),
                        control_variate, bound=bound, notes=notes)
