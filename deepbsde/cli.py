@@ -395,14 +395,8 @@ def book_columns(args: argparse.Namespace, rows: list[dict[str, str]], names: li
             columns["vega" if name == "volatility" else "rho"] = method(spots, **given)
     if args.paths:
         estimate = book.estimate(spots, **given, paths=args.paths, seed=args.seed)
-        pairs = [("price", estimate.prices, estimate.price_half_widths),
-                 *((f"delta_{i + 1}", estimate.deltas[:, i], estimate.delta_half_widths[:, i])
-                   for i in range(estimate.deltas.shape[1])),
-                 ("vega", estimate.vegas, estimate.vega_half_widths),
-                 ("rho", estimate.rhos, estimate.rho_half_widths)]
-        for name, values, half_widths in pairs:
-            if values is not None and half_widths is not None:
-                columns[f"{name}_estimate"], columns[f"{name}_half_width"] = values, half_widths
+        for name, (values, half_widths) in estimate.columns().items():
+            columns[f"{name}_estimate"], columns[f"{name}_half_width"] = values, half_widths
     return columns
 
 

@@ -163,7 +163,7 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
     if len(window) < 2 and len(history) >= 2:
         window = [history[-2].value, history[-1].value]
     scale = max(abs(value), np.sqrt(max(payoff_variance, 0.0)), 1e-12)
-    drift = (max(window) - min(window)) / scale
+    drift = relative_range(window, scale)
     # a linear equation's control-variate interval bounds the value's error directly: where it puts the
     # value within the tolerance, a value still moving (drift, settling) is a note, not a reason
     certified = (control_variate is not None and abs(value - control_variate.value) + control_variate.half_width
@@ -177,7 +177,7 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
     after_drop = [r.value for r in history if r.learning_rate < history[0].learning_rate]
     settling = 0.0
     if schedule_finished is not None and len(after_drop) >= 2:
-        settling = (max(after_drop) - min(after_drop)) / scale
+        settling = relative_range(after_drop, scale)
     if settling > SETTLING_LIMIT:
         movement.append(f"the value still moved by {settling:.2%} after the first drop of the adaptive learning "
                         "rate: the drops froze a value that had not settled" + certificate)
@@ -206,6 +206,11 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
                          "value: the networks' Z is a poor control, the value may still be accurate")
     return Diagnostics(not reasons, reasons, float(ratio), float(drift), float(settling), float(y0_sensitivity),
                        control_variate, bound=bound, notes=notes)
+
+
+def relative_range(values: Sequence[float], scale: float) -> float:
+    """(max - min) / scale: how far a sequence of values moved, relative to the value's scale."""
+    return (max(values) - min(values)) / scale
 
 
 def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord]) -> Diagnostics:

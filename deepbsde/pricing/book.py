@@ -88,6 +88,18 @@ class BookEstimate:
     variance_ratio: np.ndarray
     paths: int
 
+    def columns(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(values [n], 95% half-widths [n]) by the name of the price function's output: price, delta_1..delta_d,
+        and vega / rho where the book has that range."""
+        named = {"price": (self.prices, self.price_half_widths),
+                 **{f"delta_{i + 1}": (self.deltas[:, i], self.delta_half_widths[:, i])
+                    for i in range(self.deltas.shape[1])}}
+        for name, values, half_widths in (("vega", self.vegas, self.vega_half_widths),
+                                          ("rho", self.rhos, self.rho_half_widths)):
+            if values is not None and half_widths is not None:
+                named[name] = (values, half_widths)
+        return named
+
 
 def relative_errors(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """|values / reference - 1|, elementwise."""
