@@ -75,6 +75,28 @@ def running_sum(steps: tf.Tensor) -> tf.Tensor:
     return tf.stack(sums)
 
 
+def geometric_paths(x0: tf.Tensor, dw: tf.Tensor, log_drift: tf.Tensor, volatility: tf.Tensor,
+                    cholesky: np.ndarray | None = None) -> tf.Tensor:
+    """Exact geometric Brownian paths x0 exp(sum_k (log_drift + volatility (L dW)_k)), [N+1, batch, d].
+
+    log_drift = (mu - volatility^2 / 2) dt; log_drift and volatility broadcast against [batch, d] (numbers,
+    one per asset, or one per path, as a region solve's drawn parameters); L the Cholesky factor of the
+    correlation (None: independent assets).
+    """
+    if cholesky is not None:
+        dw = tf.linalg.matvec(tf.constant(cholesky, dw.dtype), dw)
+    return x0 * tf.exp(running_sum(log_drift + volatility * dw))
+
+
+def geometric_diffusion_transpose_times(x: tf.Tensor, v: tf.Tensor, volatility: tf.Tensor,
+                                        cholesky: np.ndarray | None = None) -> tf.Tensor:
+    """sigma(x)^T v with sigma(x) = diag(volatility x) L: Z = sigma^T grad u of a geometric Brownian motion."""
+    scaled = volatility * x * v
+    if cholesky is None:
+        return scaled
+    return tf.linalg.matvec(tf.constant(cholesky, x.dtype), scaled, transpose_a=True)
+
+
 class ScaledBrownianMotion(ForwardProcess):
     """X_t = x0 + drift_rate t + volatility W_t (sigma(x) = volatility I, mu(x) = drift_rate)."""
 
@@ -118,18 +140,15 @@ class GeometricBrownianMotion(ForwardProcess):
 
     def paths_from_increments(self, dw, x0=None):
         dtype = dw.dtype
-        log_step = (tf.constant((self.drift_rate - 0.5 * self.volatility ** 2) * self.delta_t, dtype)
-                    + tf.constant(self.volatility, dtype) * self.correlate(dw))
-        return self._x0_tensor(dtype, x0) * tf.exp(running_sum(log_step))
+        log_drift = tf.constant((self.drift_rate - 0.5 * self.volatility ** 2) * self.delta_t, dtype)
+        return geometric_paths(self._x0_tensor(dtype, x0), dw, log_drift, tf.constant(self.volatility, dtype),
+                               self.cholesky)
 
     def drift(self, x):
         return tf.constant(self.drift_rate, x.dtype) * x
 
     def diffusion_transpose_times(self, x, v):
-        scaled = tf.constant(self.volatility, x.dtype) * x * v
-        if self.cholesky is None:
-            return scaled
-        return tf.linalg.matvec(tf.constant(self.cholesky, x.dtype), scaled, transpose_a=True)
+        return geometric_diffusion_transpose_times(x, v, tf.constant(self.volatility, x.dtype), self.cholesky)
 
     def gradient_from_z(self, x, z):
         z = np.asarray(z, dtype=np.float64)

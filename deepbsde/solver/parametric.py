@@ -23,7 +23,7 @@ from deepbsde.solver.region import EquationOnRegion, RegionProblem
 from deepbsde.solver.regions import ParameterRanges, Region
 from equations.base import Equation
 from equations.black_scholes import BlackScholesLinear
-from equations.processes import running_sum
+from equations.processes import geometric_diffusion_transpose_times, geometric_paths
 
 
 class BlackScholesRegion(RegionProblem):
@@ -65,11 +65,8 @@ class BlackScholesRegion(RegionProblem):
         model, dtype = self.model, dw.dtype
         volatility = self._parameter("volatility", p, model.volatilities)
         rate = self._parameter("rate", p, model.rate)
-        if model.cholesky is not None:
-            dw = tf.linalg.matvec(tf.constant(model.cholesky, dtype), dw)
-        log_step = (rate - tf.constant(model.dividend_yields, dtype) - 0.5 * volatility ** 2) * self.delta_t \
-            + volatility * dw  # exact in log space, as GeometricBrownianMotion
-        return x0 * tf.exp(running_sum(log_step))
+        log_drift = (rate - tf.constant(model.dividend_yields, dtype) - 0.5 * volatility ** 2) * self.delta_t
+        return geometric_paths(x0, dw, log_drift, volatility, model.cholesky)
 
     def f(self, t, x, y, z, p):
         return -self._parameter("rate", p, self.model.rate) * y
@@ -81,10 +78,8 @@ class BlackScholesRegion(RegionProblem):
         return self._parameter("rate", p, self.model.rate) * tf.ones([tf.shape(p)[0], 1], p.dtype)
 
     def diffusion_transpose_times(self, x, p, v):
-        scaled = self._parameter("volatility", p, self.model.volatilities) * x * v
-        if self.model.cholesky is None:
-            return scaled
-        return tf.linalg.matvec(tf.constant(self.model.cholesky, x.dtype), scaled, transpose_a=True)
+        volatility = self._parameter("volatility", p, self.model.volatilities)
+        return geometric_diffusion_transpose_times(x, v, volatility, self.model.cholesky)
 
 
 #: Registered equations whose parameters can be network inputs: {equation: {input name: the equation
