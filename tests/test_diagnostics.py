@@ -92,6 +92,27 @@ def test_control_variate_within_the_tolerance_turns_movement_into_a_note():
     assert not capped.converged and "cap" in capped.reasons[0]
 
 
+def test_uncertified_linear_run_is_checked_again_on_four_times_the_paths(monkeypatch):
+    """A moving linear value whose first interval is too wide: the second, narrower one certifies it."""
+    from deepbsde.checks import diagnostics
+    from deepbsde.solver.options import SolverOptions
+    from deepbsde.solver.training import Trainer
+
+    fixed = {"learning_rates": [1e-2, 1e-3], "lr_boundaries": [100]}  # no adaptive schedule, no cap reason
+    trainer = Trainer(equations.get("black_scholes", dim=2), SolverOptions(seed=1, **fixed))
+    asked = []
+
+    def estimate(equation, model, rate, *, paths=2 ** 17, seed=0, gradient=False):
+        asked.append(paths)
+        half_width = 0.03 if len(asked) == 1 else 0.004
+        return ControlVariateEstimate(2.004, half_width, np.zeros(2), np.zeros(2), 0.1, paths)
+
+    monkeypatch.setattr(diagnostics, "control_variate_estimate", estimate)
+    check = diagnostics.self_check(trainer, 2.0, history([2.0, 2.0, 2.0, 2.0, 1.0, 2.0], [0.1] * 6))
+    assert check.converged and "within 1% nonetheless" in check.notes[0]
+    assert asked[1] == 4 * asked[0] and check.control_variate.half_width == 0.004
+
+
 def test_time_grid_adds_bias_and_richardson_value():
     check = with_time_grid(diagnose(2.0, history([2.0] * 6, [0.1] * 6), 1.0), 2.0, 2.1)
     assert check.time_grid["richardson"] == pytest.approx(2.2)
