@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.checks.control_variate import CHUNK_ELEMENTS, ControlledMoments
+from deepbsde.checks.control_variate import ControlledMoments, path_chunks
 from deepbsde.solver.model import DeepBSDEModel
 from deepbsde.validation import positive_int
 from equations.base import Equation
@@ -142,17 +142,11 @@ def tangent_bound(equation: Equation, model: DeepBSDEModel, *, paths: int = BOUN
     if side is None:
         raise ValueError(f"{type(equation).__name__} declares no driver_convexity(): no bound from tangents")
     paths = positive_int("paths", paths)
-    chunk = int(np.clip(CHUNK_ELEMENTS // ((equation.num_time_interval + 1) * equation.dim), 256, paths))
     sampler = _BoundSamples(equation, model)
     moments = ControlledMoments()
-    done = index = 0
-    while done < paths:
-        size = min(chunk, paths - done)
-        target, control = sampler.call(tf.constant([seed * 2 ** 20 + index, BOUND_STREAM], tf.int64),
-                                       tf.constant(size, tf.int32))
+    for seed_pair, size in path_chunks(equation, paths, seed, BOUND_STREAM):
+        target, control = sampler.call(seed_pair, size)
         moments.add(target.numpy()[np.newaxis], control.numpy()[np.newaxis])
-        done += size
-        index += 1
     plain = moments.target.variance[0]
     ratio = float(moments.variance[0] / plain) if plain > 0 else 0.0
     return BoundEstimate(float(moments.mean[0]), float(moments.half_width[0]), side, ratio, paths)

@@ -232,6 +232,18 @@ class _PathSamples:
         return samples
 
 
+def path_chunks(equation: Equation, paths: int, seed: int, stream: int) -> Iterator[tuple[tf.Tensor, tf.Tensor]]:
+    """(seed pair, size) of each chunk of `paths` fresh paths of a single-point equation: chunks of at most
+    CHUNK_ELEMENTS numbers of X (at least 256 paths), chunk k drawn from the pair (seed 2^20 + k, stream)."""
+    chunk = int(np.clip(CHUNK_ELEMENTS // ((equation.num_time_interval + 1) * equation.dim), 256, paths))
+    done = index = 0
+    while done < paths:
+        size = min(chunk, paths - done)
+        yield tf.constant([seed * 2 ** 20 + index, stream], tf.int64), tf.constant(size, tf.int32)
+        done += size
+        index += 1
+
+
 def control_variate_estimate(equation: Equation, model: DeepBSDEModel, rate: float, *, paths: int = CV_PATHS,
                              seed: int = 0, gradient: bool = False) -> ControlVariateEstimate:
     """The control-variate price and Z_0 regression of `model` (a trained DeepBSDEModel).
@@ -241,17 +253,13 @@ def control_variate_estimate(equation: Equation, model: DeepBSDEModel, rate: flo
     component (`ControlledMoments`); it needs g Lipschitz (every payoff of deepbsde.finance is).
     """
     eq = equation
-    chunk = int(np.clip(CHUNK_ELEMENTS // ((eq.num_time_interval + 1) * eq.dim), 256, paths))
     sampler = _PathSamples(eq, model, rate, gradient)
     y0 = float(model.y0.numpy())
     z0 = model.z0.numpy().reshape(-1).astype(np.float64)
     moments = {key: Moments() for key in ("price", "g", "z")}
     gradient_moments = ControlledMoments()
-    done = index = 0
-    while done < paths:
-        size = min(chunk, paths - done)
-        samples = {key: value.numpy() for key, value in sampler.call(
-            tf.constant([seed * 2 ** 20 + index, CV_STREAM], tf.int64), tf.constant(size, tf.int32)).items()}
+    for seed_pair, size in path_chunks(eq, paths, seed, CV_STREAM):
+        samples = {key: value.numpy() for key, value in sampler.call(seed_pair, size).items()}
         price = samples["target"] - samples["control"]
         dw0 = samples["dw0"]
         # R - Y_0 - Z_0 . dW_0 with R the price without its n = 0 term
@@ -261,8 +269,6 @@ def control_variate_estimate(equation: Equation, model: DeepBSDEModel, rate: flo
         moments["z"].add((z0 + residual[:, None] * dw0 / eq.delta_t)[np.newaxis])
         if gradient:
             gradient_moments.add(samples["target_x0"][np.newaxis], samples["control_x0"][np.newaxis])
-        done += size
-        index += 1
     price_ratio = float(_variance_ratio(moments["price"].variance, moments["g"].variance)[0])
     estimate = ControlVariateEstimate(float(moments["price"].mean[0]), float(moments["price"].half_width[0]),
                                       moments["z"].mean[0], moments["z"].half_width[0], price_ratio, paths)

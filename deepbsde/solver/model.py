@@ -108,8 +108,7 @@ class DeepBSDEModel(tf.Module):
 
     def z_all_steps(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         """Z_n for n = 0..N-1, shape [N, batch, d]."""
-        batch = tf.shape(x)[1]
-        z0 = tf.broadcast_to(self.initial_values()[1], [batch, self.equation.dim])[tf.newaxis]
+        z0 = self.z_at(0, x[0])[tf.newaxis]
         if self.subnetworks is None:
             return z0
         return tf.concat([z0, self.network_z(x[1:-1], training)], axis=0)
