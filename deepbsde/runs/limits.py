@@ -40,8 +40,12 @@ def memory_estimate(dim: int, num_time_interval: int, options: SolverOptions) ->
     layers = [dim + (1 if options.shared_network else 0), *widths, dim]
     parameters = sum(a * b + 3 * b for a, b in zip(layers, layers[1:]))  # weights, bias / batch-norm vectors
     networks = 1 if options.shared_network else max(num_time_interval - 1, 1)
-    # the robust preset's linear term beside each step's network: d x d weights per step
-    linear = max(num_time_interval - 1, 0) * dim * dim if options.preset == "robust" and options.linear_term else 0
+    # the robust preset's terms beside each step's network: d x d weights per step for a full
+    # linear term, d for a diagonal one, d for the terminal gradient's coefficients
+    per_step = {"full": dim * dim, "diagonal": dim, None: 0}[options.linear_term_shape]
+    if options.preset == "robust" and options.terminal_gradient:
+        per_step += dim
+    linear = max(num_time_interval - 1, 0) * per_step
     weights = 4.0 * (networks * parameters + linear) * size  # weights, two Adam moments, gradient
     # per path: the Brownian increments and the path, and per time step each layer's
     # input, normalised input and output kept for the gradient

@@ -77,6 +77,9 @@ def load(directory: str | Path) -> TrainedSolver:
     if isinstance(stored, dict) and isinstance(stored.get("solver"), dict) and "preset" not in stored["solver"]:
         # saved before the robust preset existed: those runs used the paper's set-up
         stored = {**stored, "solver": {**stored["solver"], "preset": "paper"}}
+    if isinstance(stored, dict) and isinstance(stored.get("solver"), dict):
+        # saved before these options existed: a full linear term (robust preset) and no terminal gradient
+        stored = {**stored, "solver": {"linear_term": True, "terminal_gradient": False, **stored["solver"]}}
     try:
         config = config_from_mapping(stored)  # also the memory limits
         equation = config.build_equation()

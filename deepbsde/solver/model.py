@@ -14,10 +14,13 @@ class DeepBSDEModel(tf.Module):
 
     Y_{n+1} = Y_n - f(t_n, X_n, Y_n, Z_n) dt + Z_n . dW_n with Z_0 trainable.
     Preset "paper": Z_n = net_n(X_n) / d for n >= 1 (the reference's output
-    scaling), Y_0 uniform in y0_range. Preset "robust": Z_n = s * (net_n(F_n) + F_n L_n)
-    with F_n = (X_n - m_n) / v_n, m_n, v_n the moments of X_n, s the size of Z
-    and L_n a linear term, and Y_0, Z_0 started at estimates, all from pilot
-    paths (deepbsde.solver.initialization). z_coupling (continuation)
+    scaling), Y_0 uniform in y0_range. Preset "robust":
+    Z_n = s * (net_n(F_n) + F_n L_n) + c_n * sigma(X_n)^T grad g(X_n)
+    with F_n = (X_n - m_n) / v_n, m_n, v_n the moments of X_n, s the size of Z,
+    L_n a linear term (diagonal by default, options.linear_term) and c_n a
+    trained coefficient of the terminal condition's gradient
+    (options.terminal_gradient), and Y_0, Z_0 started at estimates, all from
+    pilot paths (deepbsde.solver.initialization). z_coupling (continuation)
     multiplies Z inside f only.
 
     The networks of all steps are one stacked pass whatever N; only the scalar
@@ -28,7 +31,8 @@ class DeepBSDEModel(tf.Module):
     same values up to rounding: t_n = n dt is then computed in dtype).
 
     Step scales (robust preset): Y_0, Z_0 and L are trained in units of the
-    size of Y, of each Z component and d^(-1/4): the trainable variables are
+    size of Y, of each Z component and d^(-1/4) (1 for a diagonal L, whose
+    outputs sum one weight each, not d): the trainable variables are
     y0_unit, z0_unit and linear_unit with Y_0 = y_scale * y0_unit etc., which
     makes Adam's steps on Y_0 and Z_0 of the size of the problem. `y0` and `z0`
     are then non-trainable copies that `refresh` keeps equal to the products
@@ -67,15 +71,23 @@ class DeepBSDEModel(tf.Module):
             self.z0_unit = tf.Variable(z0 / self.z0_step, name="z0_unit")
             self.y0 = tf.Variable(y0, trainable=False, name="y0")
             self.z0 = tf.Variable(z0, trainable=False, name="z0")
-            # a linear term beside each network: many Z are near-linear in X, which a
-            # ReLU network from a random start learns slowly. Each output sums d linear
-            # inputs, so full steps make Z noisy (HJB d = 100: lambda = 1 ends 1.1% off),
-            # steps of 1/sqrt(d) too slow (lambda = 50 stalls at Z = 0); d^(-1/4) was the
-            # best measured compromise (its step scale)
-            # (options.linear_term: off at large d, where its N d^2 weights do not fit)
-            self.linear_step = tf.constant(dim ** -0.25, dtype)
-            self.linear_unit = (tf.Variable(tf.zeros([steps, dim, dim], dtype), name="linear_unit")
-                                if steps and options.linear_term else None)
+            # a linear term beside each network: many Z are near-linear in X (Z_i proportional to
+            # X_i for a radial u, sigma X_i d_i u under GBM), which a ReLU network from a random
+            # start learns slowly. Diagonal by default: a full d x d matrix per step has N d^2
+            # weights whose batch noise Adam turns into a random walk of every output (each sums
+            # d of them): on the oscillating reaction-diffusion equation its validation loss grew
+            # from 0.23 to 0.82 while Y_0 drifted 42% off (docs/robustness.md).
+            shape = options.linear_term_shape
+            self.linear_step = tf.constant(1.0 if shape == "diagonal" else dim ** -0.25, dtype)
+            self.linear_unit = (tf.Variable(tf.zeros([steps, 1, dim] if shape == "diagonal" else [steps, dim, dim],
+                                                     dtype), name="linear_unit")
+                                if steps and shape is not None else None)
+            # sigma^T grad g(X_n) beside each network, with a trained coefficient per step and
+            # component starting at 0: near T it is Z itself, and earlier it often points the
+            # same way (the argmax asset of a max payoff, x / (1 + |x|^2) for HJB), which the
+            # networks would otherwise have to discover from the loss
+            self.gradient_unit = (tf.Variable(tf.zeros([steps, 1, dim], dtype), name="gradient_unit")
+                                  if steps and options.terminal_gradient else None)
         else:
             self.y0 = tf.Variable(y0, name="y0")
             self.z0 = tf.Variable(z0, name="z0")
@@ -121,9 +133,29 @@ class DeepBSDEModel(tf.Module):
             features = (x - at_step(self.x_mean, step)) / at_step(self.x_std, step)
             z = self.subnetworks(features, training, step)
             if self.linear_unit is not None:
-                z = z + tf.linalg.matmul(features, at_step(self.linear_unit, step) * self.linear_step)
-            return z * self.z_scale
+                linear = at_step(self.linear_unit, step) * self.linear_step
+                z = z + (features * linear if linear.shape[-2] == 1 else tf.linalg.matmul(features, linear))
+            z = z * self.z_scale
+            if self.gradient_unit is not None:
+                z = z + at_step(self.gradient_unit, step) * self.terminal_gradient(x)
+            return z
         return self.subnetworks(x, training, step) / self.equation.dim
+
+    def terminal_gradient(self, x: tf.Tensor) -> tf.Tensor:
+        """sigma(X)^T grad g(X) at every point of x [..., d] (a feature: no gradient flows back into x).
+
+        Where g has no finite gradient (a kink's undefined side is still finite in TensorFlow,
+        but e.g. sqrt at 0 is not) the feature is 0."""
+        eq = self.equation
+        points = tf.reshape(x, [-1, eq.dim])
+        with tf.GradientTape() as tape:
+            tape.watch(points)
+            total = tf.reduce_sum(eq.g(points))
+        gradient = tape.gradient(total, points)
+        if gradient is None:  # g does not depend on x
+            return tf.zeros_like(x)
+        gradient = tf.where(tf.math.is_finite(gradient), gradient, tf.zeros_like(gradient))
+        return tf.stop_gradient(tf.reshape(eq.process.diffusion_transpose_times(points, gradient), tf.shape(x)))
 
     def z_at(self, n: int | tf.Tensor, x: tf.Tensor) -> tf.Tensor:
         """Z_n at X_n = x [batch, d] (inference), for a path simulated one step at a time; a tensor n

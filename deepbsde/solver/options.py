@@ -15,6 +15,7 @@ from deepbsde.validation import coerce, shown
 
 DTYPES = ("float32", "float64")
 PRESETS = ("robust", "paper")
+LINEAR_TERMS = ("diagonal", "full", "none")
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,12 @@ class SolverOptions:
     one host round trip); the batches and the result do not depend on it.
     rolled_time_loop: the Y recursion as a tf.while_loop over the time steps
     (a graph whose size does not grow with N; for large N) instead of unrolled.
-    linear_term (robust preset): the linear term beside each network, N d^2
-    weights (turn off at large d).
+    linear_term (robust preset): the linear term beside each network,
+    "diagonal" (Z_i gets a_i times the normalised X_i: N d weights), "full" (a d x d matrix per
+    step: N d^2 weights, the earlier default) or "none"; true and false
+    mean "full" and "none". terminal_gradient (robust preset): each Z_n also
+    gets c_n * sigma^T grad g(X_n), the terminal condition's gradient carried
+    back to X_n, with a trained coefficient c_n per step and component.
     preset "paper" is the PNAS 2018 set-up (Y_0 in the equation's range,
     batch norm, Z = net / d); "robust" starts from pilot-path estimates of
     the problem's scales (deepbsde.solver.model, deepbsde.solver.initialization).
@@ -65,7 +70,8 @@ class SolverOptions:
     jit_compile: bool = True
     steps_per_call: int = 10
     rolled_time_loop: bool = False
-    linear_term: bool = True
+    linear_term: bool | str = "diagonal"
+    terminal_gradient: bool = True
     devices: list[str] | None = None
     preset: str = "robust"
     continuation: float = 0.0
@@ -126,6 +132,8 @@ class SolverOptions:
             fail("preset", f"must be one of {', '.join(PRESETS)}, got {shown(self.preset)}")
         if not 0 <= self.continuation < 1:
             fail("continuation", f"must be a fraction in [0, 1), got {self.continuation}")
+        if isinstance(self.linear_term, str) and self.linear_term not in LINEAR_TERMS:
+            fail("linear_term", f"must be one of {', '.join(LINEAR_TERMS)} (or true / false), got {shown(self.linear_term)}")
         if self.mixed_precision and self.dtype != "float32":
             fail("mixed_precision", "needs dtype float32 (bfloat16 matmuls, float32 weights)")
 
@@ -137,6 +145,12 @@ class SolverOptions:
     def uses_batch_norm(self) -> bool:
         """batch_norm, or the preset's choice (the paper's networks have it)."""
         return self.batch_norm if self.batch_norm is not None else self.preset == "paper"
+
+    @property
+    def linear_term_shape(self) -> str | None:
+        """"diagonal", "full" or None: the robust preset's linear term (none in preset paper)."""
+        shape = {True: "full", False: "none"}.get(self.linear_term, self.linear_term)  # type: ignore[call-overload]
+        return None if self.preset != "robust" or shape == "none" else str(shape)
 
     @property
     def adaptive_schedule(self) -> bool:
