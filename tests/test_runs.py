@@ -136,6 +136,24 @@ def test_saved_result_loads_back_without_retraining(tmp_path):
         deepbsde.load(tmp_path)
 
 
+def test_a_folder_saved_before_the_diagonal_and_gradient_terms_loads_with_a_full_term(tmp_path):
+    """Folders written before solver.linear_term took "diagonal" and solver.terminal_gradient existed
+    hold a full linear term and no gradient coefficients, and their config names neither."""
+    equation = equations.get("hjb", dim=3, num_time_interval=4)
+    result = deepbsde.solve(equation, iterations=20, log_every=10, hidden_widths=[6], dtype="float64",
+                            linear_term=True, terminal_gradient=False)
+    result.save(tmp_path / "old")
+    summary_path = tmp_path / "old" / "result.json"
+    summary = json.loads(summary_path.read_text())
+    for name in ("linear_term", "terminal_gradient"):
+        del summary["config"]["solver"][name]
+    summary_path.write_text(json.dumps(summary))
+    solver = deepbsde.load(tmp_path / "old")
+    assert solver.model.linear_unit.shape == (3, 3, 3) and solver.model.gradient_unit is None
+    points = np.random.default_rng(1).standard_normal((4, 3))
+    np.testing.assert_allclose(solver.z(2, points), result.model.z_at(2, tf.constant(points)).numpy(), rtol=1e-12)
+
+
 @pytest.fixture
 def finished_run(tmp_path):
     config = write_config(tmp_path, {"equation": SMALL["equation"],

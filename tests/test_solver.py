@@ -233,21 +233,57 @@ def test_rolled_time_loop_graph_does_not_grow_with_the_time_steps():
     assert graph_size(40, rolled=False) > graph_size(10, rolled=False) + 200
 
 
-def test_robust_preset_without_the_linear_term_has_no_d_squared_weights():
+@pytest.mark.parametrize("linear_term, d_squared", [("diagonal", False), (False, False), ("none", False),
+                                                     ("full", True), (True, True)])
+def test_only_the_full_linear_term_has_d_squared_weights(linear_term, d_squared):
     eq = equations.get("hjb", dim=50, num_time_interval=3)
-    trainer = Trainer(eq, SolverOptions(linear_term=False, hidden_widths=[8]))
-    assert trainer.model.linear_unit is None
-    assert sum(int(np.prod(v.shape)) for v in trainer.variables) < 50 * 50
+    trainer = Trainer(eq, SolverOptions(linear_term=linear_term, hidden_widths=[8]))
+    weights = sum(int(np.prod(v.shape)) for v in trainer.variables)
+    assert (weights > 50 * 50) == d_squared
+    assert (trainer.model.linear_unit is None) == (linear_term in (False, "none"))
     assert np.isfinite(trainer.train_steps(2).numpy()).all()
 
 
+def test_an_unknown_linear_term_names_the_field():
+    with pytest.raises(deepbsde.ConfigError, match=r"solver\.linear_term.*diagonal, full, none"):
+        SolverOptions.from_mapping({"linear_term": "quadratic"})
+
+
+def test_terminal_gradient_term_is_sigma_transpose_grad_g_times_its_coefficient():
+    """With the network and the linear term at 0, Z_n = c_n * sigma^T grad g(X_n): for HJB
+    (sigma = sqrt 2, g = ln((1 + |x|^2) / 2)) that is c_n * 2 sqrt(2) x / (1 + |x|^2)."""
+    eq = equations.get("hjb", dim=3, num_time_interval=4)
+    model = Trainer(eq, SolverOptions(hidden_widths=[5], dtype="float64")).model
+    for variable in (*model.subnetworks.kernels, *model.subnetworks.biases, model.linear_unit):
+        variable.assign(tf.zeros_like(variable))
+    coefficients = np.arange(1.0, 10.0).reshape(3, 1, 3)
+    model.gradient_unit.assign(coefficients)
+    x = np.random.default_rng(0).standard_normal((6, 3))
+    feature = 2.0 * np.sqrt(2.0) * x / (1.0 + np.sum(x ** 2, axis=1, keepdims=True))
+    for n in (1, 2, 3):
+        np.testing.assert_allclose(model.z_at(n, tf.constant(x)).numpy(), coefficients[n - 1] * feature, rtol=1e-12)
+    stacked = model.network_z(tf.constant(np.stack([x] * 3)), training=True).numpy()
+    np.testing.assert_allclose(stacked, coefficients * feature, rtol=1e-12)
+
+
+def test_terminal_gradient_is_zero_where_g_has_no_finite_gradient():
+    eq = equations.get("hjb", dim=2, num_time_interval=2)
+    eq.g = lambda x: tf.sqrt(tf.reduce_sum(tf.square(x), axis=1, keepdims=True))  # no gradient at 0
+    model = Trainer(eq, SolverOptions(hidden_widths=[4], dtype="float64")).model
+    feature = model.terminal_gradient(tf.constant([[[0.0, 0.0], [3.0, 4.0]]], tf.float64)).numpy()
+    np.testing.assert_allclose(feature, [[[0.0, 0.0], [np.sqrt(2) * 0.6, np.sqrt(2) * 0.8]]], rtol=1e-12)
+
+
 def test_limits_know_the_rolled_loop_and_the_linear_term():
-    """More than MAX_TIME_STEPS steps only with the rolled loop; the robust linear term counts d^2 per step."""
+    """More than MAX_TIME_STEPS steps only with the rolled loop; the robust preset's full linear term counts
+    d^2 per step, the diagonal one and the terminal gradient's coefficients d each."""
     with pytest.raises(deepbsde.ConfigError, match="rolled_time_loop: true builds one"):
         check_limits(2, MAX_TIME_STEPS + 1, SolverOptions())
     check_limits(2, MAX_TIME_STEPS + 1, SolverOptions(rolled_time_loop=True))
     options = {"hidden_widths": [8], "dtype": "float32"}
-    with_term, _ = memory_estimate(1000, 21, SolverOptions(**options))
-    without, _ = memory_estimate(1000, 21, SolverOptions(linear_term=False, **options))
-    assert with_term - without == 4 * 20 * 1000 ** 2 * 4  # weights, two moments, gradient, 4 bytes each
+    full, _ = memory_estimate(1000, 21, SolverOptions(linear_term="full", **options))
+    diagonal, _ = memory_estimate(1000, 21, SolverOptions(**options))
+    without, _ = memory_estimate(1000, 21, SolverOptions(linear_term=False, terminal_gradient=False, **options))
+    assert full - without == 4 * 20 * (1000 ** 2 + 1000) * 4  # weights, two moments, gradient, 4 bytes each
+    assert diagonal - without == 4 * 20 * 2 * 1000 * 4
     assert memory_estimate(1000, 21, SolverOptions(preset="paper", **options))[0] == without
