@@ -4,8 +4,10 @@
     .venv/bin/python scripts/hjb_large.py --dims 100 --out /tmp/large.md   # a quick look
 
 Every d runs in its own fresh process (its peak memory is its own), with the
-same options: the robust preset without its linear term (N d^2 weights, 7.6 GB
-at d = 10,000 in float32 before Adam's moments), hidden widths fixed (the
+same options: the robust preset without its linear term and terminal gradient
+(as measured before the diagonal term and the gradient became the defaults; a
+full linear term would be N d^2 weights, 7.6 GB at d = 10,000 in float32 before
+Adam's moments), hidden widths fixed (the
 reference's d + 10 would need 5.7e9 weights at d = 10,000), float32, a fixed
 two-rate schedule (the adaptive one needs at least 1500 steps). Peak memory is
 resource.getrusage's ru_maxrss of that process; Linux carries the parent's peak
@@ -33,7 +35,8 @@ from deepbsde.reference import resolve_reference
 
 REPO = Path(__file__).resolve().parent.parent
 SECTION_TITLE = "## HJB at large d"
-OPTIONS: dict[str, Any] = {"preset": "robust", "linear_term": False, "hidden_widths": [110, 110],
+OPTIONS: dict[str, Any] = {"preset": "robust", "linear_term": False, "terminal_gradient": False,
+                           "hidden_widths": [110, 110],
                            "dtype": "float32", "batch_size": 64, "iterations": 200,
                            "learning_rates": [1e-2, 1e-3], "lr_boundaries": [100], "log_every": 20,
                            "seed": 1}
@@ -81,7 +84,8 @@ def report(rows: list[dict[str, Any]], command: str) -> str:
              f"Made by `{command}` on {datetime.date.today().isoformat()}, {platform.platform()}, on the "
              "2-core CPU shared with other jobs (times measured under load). Each d in its own process: "
              f"`deepbsde.solve(equations.get(\"hjb\", dim=d), **OPTIONS)` with OPTIONS = `{OPTIONS}` "
-             f"(robust preset without its linear term, hidden widths {widths} for every d, float32), then the "
+             f"(robust preset without its linear term and terminal gradient, hidden widths {widths} for every d, "
+             "float32), then the "
              "Cole-Hopf quadrature. Peak memory: `resource.getrusage(RUSAGE_SELF).ru_maxrss` of that process "
              "(TensorFlow's own memory included; it carries the launching process's peak, "
              f"{max(r['parent_peak_rss_mib'] for r in rows) / 1024:.2f} GiB at most, over fork and exec). "

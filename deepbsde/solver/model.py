@@ -71,12 +71,10 @@ class DeepBSDEModel(tf.Module):
             self.z0_unit = tf.Variable(z0 / self.z0_step, name="z0_unit")
             self.y0 = tf.Variable(y0, trainable=False, name="y0")
             self.z0 = tf.Variable(z0, trainable=False, name="z0")
-            # a linear term beside each network: many Z are near-linear in X (Z_i proportional to
-            # X_i for a radial u, sigma X_i d_i u under GBM), which a ReLU network from a random
-            # start learns slowly. Diagonal by default: a full d x d matrix per step has N d^2
-            # weights whose batch noise Adam turns into a random walk of every output (each sums
-            # d of them): on the oscillating reaction-diffusion equation its validation loss grew
-            # from 0.23 to 0.82 while Y_0 drifted 42% off (docs/robustness.md).
+            # a linear term beside each network: many Z are near-linear in X, which a ReLU network
+            # from a random start learns slowly. Diagonal by default: the N d^2 weights of a full
+            # matrix per step are mostly without signal, and Adam turns their batch noise into a
+            # random walk that each output sums d times (docs/method.md, section 2)
             shape = options.linear_term_shape
             self.linear_step = tf.constant(1.0 if shape == "diagonal" else dim ** -0.25, dtype)
             self.linear_unit = (tf.Variable(tf.zeros([steps, 1, dim] if shape == "diagonal" else [steps, dim, dim],

@@ -133,7 +133,8 @@ class SolverOptions:
         if not 0 <= self.continuation < 1:
             fail("continuation", f"must be a fraction in [0, 1), got {self.continuation}")
         if isinstance(self.linear_term, str) and self.linear_term not in LINEAR_TERMS:
-            fail("linear_term", f"must be one of {', '.join(LINEAR_TERMS)} (or true / false), got {shown(self.linear_term)}")
+            fail("linear_term",
+                 f"must be one of {', '.join(LINEAR_TERMS)} (or true / false), got {shown(self.linear_term)}")
         if self.mixed_precision and self.dtype != "float32":
             fail("mixed_precision", "needs dtype float32 (bfloat16 matmuls, float32 weights)")
 
@@ -149,8 +150,11 @@ class SolverOptions:
     @property
     def linear_term_shape(self) -> str | None:
         """"diagonal", "full" or None: the robust preset's linear term (none in preset paper)."""
-        shape = {True: "full", False: "none"}.get(self.linear_term, self.linear_term)  # type: ignore[call-overload]
-        return None if self.preset != "robust" or shape == "none" else str(shape)
+        if isinstance(self.linear_term, bool):
+            shape = "full" if self.linear_term else "none"
+        else:
+            shape = self.linear_term
+        return None if self.preset != "robust" or shape == "none" else shape
 
     @property
     def adaptive_schedule(self) -> bool:
