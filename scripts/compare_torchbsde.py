@@ -129,12 +129,13 @@ def run_ours(overrides: list[str], env: dict[str, str]) -> dict[str, Any]:
             "value": result["value"], "history": history}
 
 
-def matmul_flops(config: dict[str, Any]) -> dict[str, int]:
+def matmul_flops(config: dict[str, Any], full_linear_term: bool) -> dict[str, int]:
     """3 x 2 x multiply-adds of the dense layers per iteration (forward and backward), per solver.
 
     The peer: a network for Y_0 (d -> widths -> 1) and one per time step n = 0..N-1
-    (d -> widths -> d). Ours: one per step n = 1..N-1 (Z_0 is a variable) plus the robust
-    preset's linear term (d x d per step).
+    (d -> widths -> d). Ours: one per step n = 1..N-1 (Z_0 is a variable), plus, with
+    full_linear_term, the robust preset's full linear term (d x d per step; the default
+    diagonal one and the terminal gradient are elementwise, not matmuls).
     """
     dim, steps = config["equation_config"]["dim"], config["equation_config"]["num_time_interval"]
     widths = config["network_config"]["num_hiddens"]
@@ -144,7 +145,8 @@ def matmul_flops(config: dict[str, Any]) -> dict[str, int]:
         return sum(a * b for a, b in zip(layers, layers[1:]))
 
     batch = 6 * config["solver_config"]["batch_size"]
-    return {"peer": batch * (macs(1) + steps * macs(dim)), "ours": batch * (steps - 1) * (macs(dim) + dim * dim)}
+    linear = dim * dim if full_linear_term else 0
+    return {"peer": batch * (macs(1) + steps * macs(dim)), "ours": batch * (steps - 1) * (macs(dim) + linear)}
 
 
 def peer_versions(peer: Path, python: str) -> dict[str, str]:
@@ -226,7 +228,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     peer = args.peer.resolve()
     config_path, config = peer_config(peer, args.iterations)
-    equation = deepbsde.load_config(REPO / "configs" / "hjb.yaml", our_overrides(config, 1)).build_equation()
+    ours = deepbsde.load_config(REPO / "configs" / "hjb.yaml", our_overrides(config, 1))
+    equation = ours.build_equation()
     reference = cole_hopf_quadrature(equation.g, equation.dim, equation.lam, equation.total_time, x=equation.x0)
     env = thread_environment(args.threads)
     report: dict[str, Any] = {
@@ -236,7 +239,7 @@ def main(argv: list[str]) -> None:
                      "batch_size": config["solver_config"]["batch_size"],
                      "iterations": config["solver_config"]["num_iterations"],
                      "widths": config["network_config"]["num_hiddens"],
-                     "learning_rate": config["solver_config"]["lr_start_value"], "flops": matmul_flops(config)},
+                     "learning_rate": config["solver_config"]["lr_start_value"], "flops": matmul_flops(config, ours.solver.linear_term_shape == "full")},
         "reference": {"value": reference.value, "half_width": reference.half_width}, "runs": []}
     for round_ in range(1, args.rounds + 1):
         for solver in (SOLVERS if round_ % 2 else SOLVERS[::-1]):

@@ -28,10 +28,11 @@ def test_our_run_gets_the_peers_settings():
 
 
 def test_matmul_flops_count_each_solvers_layers():
-    flops = matmul_flops(PEER)
+    flops, full = matmul_flops(PEER, full_linear_term=False), matmul_flops(PEER, full_linear_term=True)
     per_net = 100 * 110 + 110 * 110 + 110 * 100
-    assert flops["peer"] == 6 * 256 * (100 * 110 + 110 * 110 + 110 + 20 * per_net)
-    assert flops["ours"] == 6 * 256 * 19 * (per_net + 100 * 100)
+    assert flops["peer"] == full["peer"] == 6 * 256 * (100 * 110 + 110 * 110 + 110 + 20 * per_net)
+    assert flops["ours"] == 6 * 256 * 19 * per_net
+    assert full["ours"] == 6 * 256 * 19 * (per_net + 100 * 100)
 
 
 def report(threads):
@@ -41,7 +42,7 @@ def report(threads):
                    "peer_commit": "f" * 40, "torch": "2", "cpu": "cpu", "cpu_cores_usable": 2,
                    "load_average_start": [1, 1, 1], "load_average_end": [1, 1, 1]}
     settings = {"threads": threads, "dim": 100, "num_time_interval": 20, "batch_size": 256, "iterations": 1000,
-                "widths": [110, 110], "learning_rate": 0.01, "flops": matmul_flops(PEER)}
+                "widths": [110, 110], "learning_rate": 0.01, "flops": matmul_flops(PEER, full_linear_term=False)}
     return {"environment": environment, "settings": settings, "reference": {"value": 4.59, "half_width": 0.0},
             "runs": [{**run, "solver": "peer"}, {**run, "solver": "ours", "ms_per_iteration": 5.0}]}
 
