@@ -142,8 +142,8 @@ class DeepBSDEModel(tf.Module):
     def terminal_gradient(self, x: tf.Tensor) -> tf.Tensor:
         """sigma(X)^T grad g(X) at every point of x [..., d] (a feature: no gradient flows back into x).
 
-        Where g has no finite gradient (a kink's undefined side is still finite in TensorFlow,
-        but e.g. sqrt at 0 is not) the feature is 0."""
+        At a kink TensorFlow's gradient is a finite one-sided one; where it is not finite
+        (sqrt at 0, say) the feature is 0, and it is 0 everywhere for a g that ignores x."""
         eq = self.equation
         points = tf.reshape(x, [-1, eq.dim])
         with tf.GradientTape() as tape:

@@ -36,11 +36,12 @@ class SolverOptions:
     rolled_time_loop: the Y recursion as a tf.while_loop over the time steps
     (a graph whose size does not grow with N; for large N) instead of unrolled.
     linear_term (robust preset): the linear term beside each network,
-    "diagonal" (Z_i gets a_i times the normalised X_i: N d weights), "full" (a d x d matrix per
-    step: N d^2 weights, the earlier default) or "none"; true and false
-    mean "full" and "none". terminal_gradient (robust preset): each Z_n also
-    gets c_n * sigma^T grad g(X_n), the terminal condition's gradient carried
-    back to X_n, with a trained coefficient c_n per step and component.
+    "diagonal" (Z_i gets a_i times the normalised X_i: N d weights), "full"
+    (a d x d matrix per step: N d^2 weights, the earlier default) or "none";
+    true and false mean "full" and "none". terminal_gradient (robust
+    preset): each Z_n also gets c_n * sigma^T grad g(X_n), the terminal
+    condition's gradient at X_n, with a trained coefficient c_n per step and
+    component.
     preset "paper" is the PNAS 2018 set-up (Y_0 in the equation's range,
     batch norm, Z = net / d); "robust" starts from pilot-path estimates of
     the problem's scales (deepbsde.solver.model, deepbsde.solver.initialization).
