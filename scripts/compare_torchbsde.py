@@ -239,7 +239,8 @@ def main(argv: list[str]) -> None:
                      "batch_size": config["solver_config"]["batch_size"],
                      "iterations": config["solver_config"]["num_iterations"],
                      "widths": config["network_config"]["num_hiddens"],
-                     "learning_rate": config["solver_config"]["lr_start_value"], "flops": matmul_flops(config, ours.solver.linear_term_shape == "full")},
+                     "learning_rate": config["solver_config"]["lr_start_value"],
+                     "flops": matmul_flops(config, ours.solver.linear_term_shape == "full")},
         "reference": {"value": reference.value, "half_width": reference.half_width}, "runs": []}
     for round_ in range(1, args.rounds + 1):
         for solver in (SOLVERS if round_ % 2 else SOLVERS[::-1]):

@@ -240,7 +240,8 @@ def render(rows: list[dict]) -> str:
               "  prototypes at 0ba8aff, the last row the package at 284bf23; F = flagged, p = passed; error of",
               "  the value):",
               "",
-              "  | linear term, terminal gradient | reaction_diffusion | bs_diff_rates | HJB 40 | HJB 50 | HJB d = 4 | burgers |",
+              "  | linear term, terminal gradient | reaction_diffusion | bs_diff_rates | HJB 40 | HJB 50 | HJB d = 4 "
+              "| burgers |",
               "  |---|---|---|---|---|---|---|",
               "  | full, none (the default before) | 42.2% F | 1.17% p | 3.09% p | 8.53% F | 5.25% F | 6.81% F |",
               "  | none, none | 2.6% F | 1.13% p | 14% F | 22.8% F | 4.6% F | 8.7% F |",
