@@ -8,7 +8,7 @@ import pytest
 import deepbsde
 import equations
 from deepbsde.checks.control_variate import ControlVariateEstimate, control_variate_estimate
-from deepbsde.checks.diagnostics import NotConvergedWarning, diagnose, with_time_grid
+from deepbsde.checks.diagnostics import SENSITIVITY_LIMIT, NotConvergedWarning, diagnose, with_time_grid
 from deepbsde.reference.resolve import _discount_rate, linear_rate
 from deepbsde.solver.history import HistoryRecord
 
@@ -194,11 +194,12 @@ def test_y0_the_loss_barely_sees_is_flagged():
 
 @pytest.mark.slow
 def test_burgers_with_default_options_is_flagged_for_its_unidentified_y0():
-    """Burgers d = 50 with default options ends about 7% off with a settled value (measured); Y_0 reaches
-    Y_N multiplied by about 0.04 there."""
+    """Burgers d = 50 with default options: Y_0 reaches Y_N multiplied by about 0.1 (measured 0.103 in
+    float64; 0.05 before the robust preset had the terminal gradient, when the run ended 7% off with
+    a settled value), below the limit under which the loss cannot be trusted to determine Y_0."""
     with pytest.warns(NotConvergedWarning):
         result = deepbsde.solve("burgers", seed=1)
-    assert result.diagnostics.y0_sensitivity < 0.1
+    assert result.diagnostics.y0_sensitivity < SENSITIVITY_LIMIT
     assert any("barely determines Y_0" in reason for reason in result.diagnostics.reasons)
 
 
