@@ -93,7 +93,8 @@ class SmallOscillation(equations.Equation):
 
     def f(self, t, x, y, z):
         shifted = y - 2.0 * self.eps
-        envelope = self.eps ** 2 * np.exp(2.0 * self.delta * (t - self.total_time))
+        # TensorFlow on t: the certified bound's loop passes it as a tensor
+        envelope = self.eps ** 2 * tf.exp(2.0 * self.delta * (tf.cast(t, x.dtype) - self.total_time))
         circle = _sum(tf.square(z)) / (self.dim * self.scale ** 2 * self.lam ** 2) + tf.square(shifted)
         return -(self.delta - self.gamma) * shifted + self.kappa / self.eps * (circle - envelope)
 

@@ -1,4 +1,5 @@
 """The certified bound from the tangents of a convex or concave generator (deepbsde.checks.bound)."""
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -110,3 +111,17 @@ def test_beyond_is_signed_by_the_side():
 def test_bound_far_on_its_own_side_is_a_note():
     check = diagnose(4.0, records(4.0), 1.0, bound=BoundEstimate(4.3, 0.01, "upper", 0.5, 1000))
     assert check.converged and "poor control" in check.notes[0]
+
+
+def test_an_f_that_cannot_take_a_tensor_time_gives_a_note_not_a_lost_result():
+    """The bound's loop passes t as a tensor; an f computing on t with numpy fails there, after training."""
+    hjb = type(equations.get("hjb"))
+
+    class NumpyTimeHJB(hjb):
+        def f(self, t, x, y, z):
+            return super().f(t, x, y, z) * float(np.exp(0.0 * t))
+
+    result = deepbsde.solve(NumpyTimeHJB(dim=2, num_time_interval=4), iterations=20, hidden_widths=[4], seed=1)
+    assert result.diagnostics.bound is None and np.isfinite(result.value)
+    assert any("no certified bound: f could not be evaluated with the time t as a tensor" in note
+               for note in result.diagnostics.notes)

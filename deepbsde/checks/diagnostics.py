@@ -233,10 +233,21 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
     rate = linear_rate(eq)
     seed = trainer.options.seed
     check = None if rate is None else control_variate_estimate(eq, trainer.model, rate, seed=seed)
-    bound = tangent_bound(eq, trainer.model, seed=seed) if rate is None and driver_side(eq) is not None else None
+    bound, bound_failure = None, None
+    if rate is None and driver_side(eq) is not None:
+        try:
+            bound = tangent_bound(eq, trainer.model, seed=seed)
+        except (TypeError, ValueError, NotImplementedError) as error:
+            # the bound's loop hands f the time as a tensor: an f computing on t with numpy cannot take
+            # it, and the trained result must not be lost for the sake of its check
+            bound_failure = (f"no certified bound: f could not be evaluated with the time t as a tensor "
+                             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+                             "write f with TensorFlow operations on t")
     finished = None if trainer.plateau is None else trainer.plateau.finished
     arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer))
     diagnostics = diagnose(value, history, payoff_variance, check, *arguments)
+    if bound_failure is not None:
+        diagnostics = replace(diagnostics, notes=[*diagnostics.notes, bound_failure])
     if rate is not None and check is not None and not diagnostics.converged and not certifies(check, value):
         wider = control_variate_estimate(eq, trainer.model, rate, paths=4 * check.paths, seed=seed)
         diagnostics = diagnose(value, history, payoff_variance, wider, *arguments)
