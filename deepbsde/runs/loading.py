@@ -74,12 +74,13 @@ def load(directory: str | Path) -> TrainedSolver:
         raise RunFolderError(str(summary_path), "holds a region run: read it with deepbsde.load_region_run, or "
                                                 "`deepbsde evaluate DIR --points points.csv`")
     stored = summary["config"]
-    if isinstance(stored, dict) and isinstance(stored.get("solver"), dict) and "preset" not in stored["solver"]:
-        # saved before the robust preset existed: those runs used the paper's set-up
-        stored = {**stored, "solver": {**stored["solver"], "preset": "paper"}}
     if isinstance(stored, dict) and isinstance(stored.get("solver"), dict):
-        # saved before these options existed: a full linear term (robust preset) and no terminal gradient
-        stored = {**stored, "solver": {"linear_term": True, "terminal_gradient": False, **stored["solver"]}}
+        # options a folder saved before they existed ran without: the paper's set-up before the robust
+        # preset, then a full linear term and no terminal gradient
+        earlier: dict[str, Any] = {"linear_term": True, "terminal_gradient": False}
+        if "preset" not in stored["solver"]:
+            earlier["preset"] = "paper"
+        stored = {**stored, "solver": {**earlier, **stored["solver"]}}
     try:
         config = config_from_mapping(stored)  # also the memory limits
         equation = config.build_equation()

@@ -149,9 +149,7 @@ class DeepBSDEModel(tf.Module):
         with tf.GradientTape() as tape:
             tape.watch(points)
             total = tf.reduce_sum(eq.g(points))
-        gradient = tape.gradient(total, points)
-        if gradient is None:  # g does not depend on x
-            return tf.zeros_like(x)
+        gradient = tape.gradient(total, points, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         gradient = tf.where(tf.math.is_finite(gradient), gradient, tf.zeros_like(gradient))
         return tf.stop_gradient(tf.reshape(eq.process.diffusion_transpose_times(points, gradient), tf.shape(x)))
 
