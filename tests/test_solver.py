@@ -11,7 +11,7 @@ from deepbsde.solver.model import clipped_square_loss
 from deepbsde.solver.networks import BN_EPSILON, StackedSubnetworks
 from deepbsde.solver.optimizer import adam, current_learning_rate
 from deepbsde.solver.options import SolverOptions
-from deepbsde.solver.training import Trainer
+from deepbsde.solver.training import VALIDATION_STREAM, Trainer
 
 SMALL_BURGERS = {"dim": 5, "num_time_interval": 10}
 SMALL_OPTIONS = {"learning_rates": [2e-2, 2e-3], "lr_boundaries": [700], "y0_range": [0.0, 1.0]}
@@ -247,6 +247,26 @@ def test_only_the_full_linear_term_has_d_squared_weights(linear_term, d_squared)
 def test_an_unknown_linear_term_names_the_field():
     with pytest.raises(deepbsde.ConfigError, match=r"solver\.linear_term.*diagonal, full, none"):
         SolverOptions.from_mapping({"linear_term": "quadratic"})
+
+
+@pytest.mark.parametrize("increments_dtype, drawn", [("float32", tf.float32), (None, tf.float64),
+                                                    ("float64", tf.float64)])
+def test_training_increments_are_drawn_in_increments_dtype_and_cast_to_dtype(increments_dtype, drawn):
+    """A float64 solve draws its training batches' normals in increments_dtype (float32 by default)
+    and computes in float64; its validation paths are drawn in float64."""
+    eq = equations.get("hjb", dim=3, num_time_interval=4)
+    trainer = Trainer(eq, SolverOptions(hidden_widths=[5], dtype="float64", increments_dtype=increments_dtype))
+    dw, _ = trainer.sample_increments()
+    expected = eq.process.brownian_increments(64, tf.constant([1, 0], tf.int64), drawn)
+    assert dw.dtype == tf.float64
+    np.testing.assert_array_equal(dw.numpy(), tf.cast(expected, tf.float64).numpy())
+    _, valid_x = eq.sample(256, [1, VALIDATION_STREAM], tf.float64)
+    np.testing.assert_array_equal(trainer.valid_x.numpy(), valid_x.numpy())
+
+
+def test_an_unknown_increments_dtype_names_the_field():
+    with pytest.raises(deepbsde.ConfigError, match=r"solver\.increments_dtype.*float32, float64 or null"):
+        SolverOptions.from_mapping({"increments_dtype": "float16"})
 
 
 def test_terminal_gradient_term_is_sigma_transpose_grad_g_times_its_coefficient():

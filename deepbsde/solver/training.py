@@ -259,7 +259,9 @@ class Trainer(TrainingLoop):
     def _increments(self, offset: int = 0) -> tf.Tensor:
         step = tf.convert_to_tensor(self.optimizer.iterations) + offset
         seed = tf.stack([tf.constant(self.options.seed, tf.int64), step])
-        return self.equation.process.brownian_increments(self.options.batch_size, seed, self.dtype)
+        increments = self.equation.process.brownian_increments(self.options.batch_size, seed,
+                                                               tf.as_dtype(self.options.increment_dtype))
+        return tf.cast(increments, self.dtype)
 
     def _batch(self, offset: int = 0) -> tuple[tf.Tensor, tf.Tensor | None]:
         """The increments of batch (seed, step + offset) and, with rolled_time_loop, its paths
