@@ -780,13 +780,17 @@ def parse_settings(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--scaling-width", type=int, default=None,
                         help="hidden width of both layers in scaling (default 110; 16 with --quick)")
     parser.add_argument("--baseline-dtype", choices=("float32", "float64"), default="float64")
+    parser.add_argument("--repeats", type=int, default=7,
+                        help="timed blocks per solver (medians over them; more for a steadier median)")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.quick:
         settings = Settings(True, TimingPlan(1, 3, 3), TimingPlan(1, 2, 1), tuple(args.dims or (10, 10000)),
                             args.scaling_width or 16, 10, args.baseline_dtype, TOLERANCE,
                             {False: (5, 10), True: (5, 50)})
     else:
-        settings = Settings(False, TimingPlan(10, 7, 25), TimingPlan(1, 3, 2),
+        settings = Settings(False, TimingPlan(10, args.repeats, 25), TimingPlan(1, 3, 2),
                             tuple(args.dims or (100, 1000, 10000)), args.scaling_width or 110, 100,
                             args.baseline_dtype, TOLERANCE, COMPILE_STEPS)
     return args, settings
