@@ -258,8 +258,10 @@ def test_training_increments_are_drawn_in_increments_dtype_and_cast_to_dtype(inc
     trainer = Trainer(eq, SolverOptions(hidden_widths=[5], dtype="float64", increments_dtype=increments_dtype))
     dw, _ = trainer.sample_increments()
     expected = eq.process.brownian_increments(64, tf.constant([1, 0], tf.int64), drawn)
-    assert dw.dtype == tf.float64
-    np.testing.assert_array_equal(dw.numpy(), tf.cast(expected, tf.float64).numpy())
+    assert dw.dtype == drawn
+    np.testing.assert_array_equal(dw.numpy(), expected.numpy())
+    loss, _ = trainer.replica_gradients(dw)  # the loss is computed in float64 from the cast increments
+    assert loss.dtype == tf.float64
     _, valid_x = eq.sample(256, [1, VALIDATION_STREAM], tf.float64)
     np.testing.assert_array_equal(trainer.valid_x.numpy(), valid_x.numpy())
 

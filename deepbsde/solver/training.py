@@ -257,17 +257,20 @@ class Trainer(TrainingLoop):
         return self.update_block(*self.sample_block(count))
 
     def _increments(self, offset: int = 0) -> tf.Tensor:
+        """The increments of batch (seed, step + offset) in increments_dtype: the compiled update casts
+        them to dtype, so that a block of them crosses into it at the smaller size."""
         step = tf.convert_to_tensor(self.optimizer.iterations) + offset
         seed = tf.stack([tf.constant(self.options.seed, tf.int64), step])
-        increments = self.equation.process.brownian_increments(self.options.batch_size, seed,
-                                                               tf.as_dtype(self.options.increment_dtype))
-        return tf.cast(increments, self.dtype)
+        return self.equation.process.brownian_increments(self.options.batch_size, seed,
+                                                         tf.as_dtype(self.options.increment_dtype))
 
     def _batch(self, offset: int = 0) -> tuple[tf.Tensor, tf.Tensor | None]:
         """The increments of batch (seed, step + offset) and, with rolled_time_loop, its paths
         (else None: the compiled update builds them)."""
         dw = self._increments(offset)
-        return dw, self.equation.process.paths_from_increments(dw) if self.options.rolled_time_loop else None
+        if not self.options.rolled_time_loop:
+            return dw, None
+        return dw, self.equation.process.paths_from_increments(tf.cast(dw, self.dtype))
 
     def _increments_block(self, count: int) -> tuple[tf.Tensor, tf.Tensor | None]:
         batches = [self._batch(k) for k in range(count)]
@@ -285,7 +288,8 @@ class Trainer(TrainingLoop):
         return losses.stack()
 
     def _gradients(self, dw: tf.Tensor, x: tf.Tensor | None = None) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        """Loss and gradients on the increments dw; x: their paths (None: built here)."""
+        """Loss and gradients on the increments dw (cast to dtype here); x: their paths (None: built here)."""
+        dw = tf.cast(dw, self.dtype)
         if x is None:
             x = self.equation.process.paths_from_increments(dw)
         with tf.GradientTape() as tape:
