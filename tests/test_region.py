@@ -24,6 +24,7 @@ from deepbsde.solver.options import SolverOptions
 from deepbsde.solver.parametric import BlackScholesRegion
 from deepbsde.solver.region import EquationOnRegion, RegionModel, RegionTrainer
 from deepbsde.solver.regions import ParameterRanges, Region
+from deepbsde.solver.training import VALIDATION_STREAM
 
 
 def test_box_samples_cover_the_box_uniformly():
@@ -347,3 +348,15 @@ def test_nonlinear_estimate_recovers_u_and_its_gradient_where_the_network_does_n
     network_error = np.abs(np.linalg.norm(trainer.solution.evaluate(x)["grad_x"], axis=1) / exact_slope - 1)
     assert estimate_error.max() < 0.03 and estimate_error.max() < network_error.max() / 5
     np.testing.assert_allclose(np.einsum("ij,ij->i", estimate.gradient, directions), exact_slope, rtol=0.03)
+
+
+def test_region_training_increments_are_drawn_in_increments_dtype_and_validation_in_dtype():
+    equation = equations.get("hjb", dim=3, num_time_interval=4)
+    options = SolverOptions(batch_size=8, valid_size=8, dtype="float64", hidden_widths=[4])
+    trainer = RegionTrainer(EquationOnRegion(equation, Region.box(0.0, 1.0, 3)), options)
+    dw, _, _ = trainer.sample()
+    drawn = equation.process.brownian_increments(8, tf.constant([1, 0], tf.int64), tf.float32)
+    assert dw.dtype == tf.float64
+    np.testing.assert_array_equal(dw.numpy(), tf.cast(drawn, tf.float64).numpy())
+    valid = equation.process.brownian_increments(8, tf.constant([1, VALIDATION_STREAM], tf.int64), tf.float64)
+    np.testing.assert_array_equal(trainer.valid_batch[0].numpy(), valid.numpy())

@@ -159,7 +159,7 @@ class SolverOptions:
         return self.batch_norm if self.batch_norm is not None else self.preset == "paper"
 
     @property
-    def increment_dtype(self) -> str:
+    def sampling_dtype(self) -> str:
         """The dtype the training increments are drawn in: increments_dtype, else dtype."""
         return self.increments_dtype or self.dtype
 

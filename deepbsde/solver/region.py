@@ -265,11 +265,11 @@ class RegionTrainer(TrainingLoop):
         self.validation_loss = tf.function(self._validation_loss, reduce_retracing=True)
         self.solution = RegionSolution(self.model)
 
-    def _sample(self, count: int, seed: tf.Tensor, increment_dtype: tf.DType | None = None
+    def _sample(self, count: int, seed: tf.Tensor, draw_dtype: tf.DType | None = None
                 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """dw, X_0 and parameters of `count` paths, dw drawn in increment_dtype (default: dtype)."""
+        """dw, X_0 and parameters of `count` paths, dw drawn in draw_dtype (default: dtype)."""
         fold = tf.random.experimental.stateless_fold_in  # independent streams for starts and parameters
-        dw = tf.cast(self.problem.increments(count, seed, increment_dtype or self.dtype), self.dtype)
+        dw = tf.cast(self.problem.increments(count, seed, draw_dtype or self.dtype), self.dtype)
         x0 = self.problem.region.sample(count, fold(seed, 1), self.dtype)
         p = self.problem.parameters.sample(count, fold(seed, 2), self.dtype)
         return dw, x0, p
@@ -277,7 +277,7 @@ class RegionTrainer(TrainingLoop):
     def _training_batch(self, offset: int = 0) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         step = tf.convert_to_tensor(self.optimizer.iterations) + offset
         return self._sample(self.options.batch_size, tf.stack([tf.constant(self.options.seed, tf.int64), step]),
-                            tf.as_dtype(self.options.increment_dtype))
+                            tf.as_dtype(self.options.sampling_dtype))
 
     def _training_block(self, count: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         batches = [self._training_batch(k) for k in range(count)]

@@ -262,7 +262,7 @@ class Trainer(TrainingLoop):
         step = tf.convert_to_tensor(self.optimizer.iterations) + offset
         seed = tf.stack([tf.constant(self.options.seed, tf.int64), step])
         return self.equation.process.brownian_increments(self.options.batch_size, seed,
-                                                         tf.as_dtype(self.options.increment_dtype))
+                                                         tf.as_dtype(self.options.sampling_dtype))
 
     def _batch(self, offset: int = 0) -> tuple[tf.Tensor, tf.Tensor | None]:
         """The increments of batch (seed, step + offset) and, with rolled_time_loop, its paths
