@@ -5,7 +5,7 @@ import tensorflow as tf
 
 import deepbsde
 import equations
-from deepbsde.checks.bound import BoundEstimate, driver_side, tangent_bound
+from deepbsde.checks.bound import BoundEstimate, driver_side, tangent_bound, tightened_bound
 from deepbsde.checks.diagnostics import diagnose
 from deepbsde.reference import black_scholes_closed_form_call, cole_hopf_quadrature
 from deepbsde.solver.history import HistoryRecord
@@ -87,6 +87,22 @@ def test_value_above_the_upper_bound_is_flagged_in_a_real_run():
     bound = result.diagnostics.bound
     assert result.value > bound.value + bound.half_width >= truth
     assert any("beyond the certified upper bound" in reason for reason in result.diagnostics.reasons)
+    assert any("bound was tightened" in note for note in result.diagnostics.notes)
+
+
+def test_tightening_moves_the_upper_bound_down_toward_u_and_leaves_the_model_as_it_was():
+    """Untrained networks of the robust preset (HJB d = 4, lambda = 10) define a poor control; training them
+    for the bound lowers it, and it stays an upper bound of the Cole-Hopf value."""
+    eq = equations.get("hjb", dim=4, lam=10.0, num_time_interval=10)
+    truth = cole_hopf_quadrature(eq.g, eq.dim, eq.lam, eq.total_time).value
+    model = DeepBSDEModel(eq, SolverOptions(hidden_widths=[8]), tf.float64)
+    before = [variable.numpy() for variable in model.variables]
+    plain = tangent_bound(eq, model, paths=4096, seed=2)
+    tight = tightened_bound(eq, model, steps=60, paths=4096, seed=2)
+    assert tight.side == "upper"
+    assert truth - tight.half_width <= tight.value < plain.value - plain.half_width - tight.half_width
+    for variable, value in zip(model.variables, before):
+        np.testing.assert_array_equal(variable.numpy(), value)
 
 
 def records(value):

@@ -52,7 +52,11 @@ Checks (each failing one adds a reason, and any reason makes the verdict
   tangents of f at the trained Y and Z define, a certified lower (convex) or
   upper (concave) bound on u(0, x0) whatever the networks
   (deepbsde.checks.bound). A value beyond it by more than the tolerance is
-  off by at least the excess (a reason). A bound far on the right side (a note)
+  off by at least the excess (a reason); a value certainly beyond it first has
+  the bound tightened by training the networks for it, their weights restored
+  afterwards (`tightened_bound`: HJB d = 100, float64, lambda = 30 the bound
+  from 1.3% to 0.85% above the truth). A bound far
+  on the right side (a note)
   says that the networks' Z, as the control it stands for, is far from the
   solution's, not that the value is wrong: HJB d = 100 with default options
   in float32 before the robust preset had the terminal gradient, lambda = 1:
@@ -74,7 +78,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.checks.bound import BoundEstimate, driver_side, tangent_bound
+from deepbsde.checks.bound import TIGHTEN_STEPS, BoundEstimate, driver_side, tangent_bound, tightened_bound
 from deepbsde.checks.control_variate import ControlVariateEstimate, control_variate_estimate
 from deepbsde.reference.resolve import linear_rate
 from deepbsde.solver.history import HistoryRecord
@@ -235,10 +239,18 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
     rate = linear_rate(eq)
     seed = trainer.options.seed
     check = None if rate is None else control_variate_estimate(eq, trainer.model, rate, seed=seed)
-    bound, bound_failure = None, None
+    bound, bound_failure, tightening = None, None, None
     if rate is None and driver_side(eq) is not None:
         try:
             bound = tangent_bound(eq, trainer.model, seed=seed)
+            if bound.beyond(value) > bound.half_width:
+                # the value is certainly beyond: the bound is then the better estimate, worth tightening
+                tighter = tightened_bound(eq, trainer.model, seed=seed)
+                if tighter.beyond(value) > bound.beyond(value):
+                    tightening = (f"the {bound.side} bound was tightened from {bound.value:.6g} by "
+                                  f"{TIGHTEN_STEPS} steps training the networks for the bound itself "
+                                  "(the model is left as trained)")
+                    bound = tighter
         except (TypeError, ValueError, NotImplementedError) as error:
             # the bound's loop hands f the time as a tensor: an f computing on t with numpy cannot take
             # it, and the trained result must not be lost for the sake of its check
@@ -248,8 +260,9 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
     finished = None if trainer.plateau is None else trainer.plateau.finished
     arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer))
     diagnostics = diagnose(value, history, payoff_variance, check, *arguments)
-    if bound_failure is not None:
-        diagnostics = replace(diagnostics, notes=[*diagnostics.notes, bound_failure])
+    for note in (bound_failure, tightening):
+        if note is not None:
+            diagnostics = replace(diagnostics, notes=[*diagnostics.notes, note])
     if rate is not None and check is not None and not diagnostics.converged and not certifies(check, value):
         wider = control_variate_estimate(eq, trainer.model, rate, paths=4 * check.paths, seed=seed)
         diagnostics = diagnose(value, history, payoff_variance, wider, *arguments)
