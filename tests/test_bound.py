@@ -141,3 +141,22 @@ def test_an_f_that_cannot_take_a_tensor_time_gives_a_note_not_a_lost_result():
     assert result.diagnostics.bound is None and np.isfinite(result.value)
     assert any("no certified bound: f could not be evaluated with the time t as a tensor" in note
                for note in result.diagnostics.notes)
+
+
+def test_a_tightening_that_fails_gives_a_note_and_keeps_the_bound(monkeypatch):
+    """A value certainly beyond its bound has the bound tightened; should that fail (a device or strategy
+    it cannot train under, say), the untightened bound stands and a note says why."""
+    from deepbsde.checks import diagnostics
+
+    low = BoundEstimate(-100.0, 0.01, "upper", 0.5, 1000)  # every value lies beyond it
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("cannot train here\nsecond line")
+
+    monkeypatch.setattr(diagnostics, "tangent_bound", lambda *args, **kwargs: low)
+    monkeypatch.setattr(diagnostics, "tightened_bound", fail)
+    with pytest.warns(deepbsde.NotConvergedWarning):
+        result = deepbsde.solve(equations.get("hjb", dim=2, num_time_interval=4), iterations=20,
+                                hidden_widths=[4], seed=1)
+    assert result.diagnostics.bound is low and np.isfinite(result.value)
+    assert "the bound could not be tightened (RuntimeError: cannot train here)" in result.diagnostics.notes

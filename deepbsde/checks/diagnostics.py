@@ -243,20 +243,23 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
     if rate is None and driver_side(eq) is not None:
         try:
             bound = tangent_bound(eq, trainer.model, seed=seed)
-            if bound.beyond(value) > bound.half_width:
-                # the value is certainly beyond: the bound is then the better estimate, worth tightening
-                tighter = tightened_bound(eq, trainer.model, seed=seed)
-                if tighter.beyond(value) > bound.beyond(value):
-                    tightening = (f"the {bound.side} bound was tightened from {bound.value:.6g} by "
-                                  f"{TIGHTEN_STEPS} steps training the networks for the bound itself "
-                                  "(the model is left as trained)")
-                    bound = tighter
         except (TypeError, ValueError, NotImplementedError) as error:
             # the bound's loop hands f the time as a tensor: an f computing on t with numpy cannot take
             # it, and the trained result must not be lost for the sake of its check
-            first_line = (str(error).splitlines() or [""])[0]
             bound_failure = (f"no certified bound: f could not be evaluated with the time t as a tensor "
-                             f"({type(error).__name__}: {first_line}); write f with TensorFlow operations on t")
+                             f"({first_line(error)}); write f with TensorFlow operations on t")
+    if bound is not None and bound.beyond(value) > bound.half_width:
+        # the value is certainly beyond: the bound is then the better estimate, worth tightening
+        try:
+            tighter = tightened_bound(eq, trainer.model, seed=seed)
+        except Exception as error:  # an improvement of a check: no failure of it may cost the result
+            tightening = f"the bound could not be tightened ({first_line(error)})"
+        else:
+            if tighter.beyond(value) > bound.beyond(value):
+                tightening = (f"the {bound.side} bound was tightened from {bound.value:.6g} by "
+                              f"{TIGHTEN_STEPS} steps training the networks for the bound itself "
+                              "(the model is left as trained)")
+                bound = tighter
     finished = None if trainer.plateau is None else trainer.plateau.finished
     arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer))
     diagnostics = diagnose(value, history, payoff_variance, check, *arguments)
@@ -267,6 +270,12 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
         wider = control_variate_estimate(eq, trainer.model, rate, paths=4 * check.paths, seed=seed)
         diagnostics = diagnose(value, history, payoff_variance, wider, *arguments)
     return diagnostics
+
+
+def first_line(error: Exception) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    lines = str(error).splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def y0_sensitivity(trainer: Trainer) -> float:
