@@ -254,8 +254,10 @@ def command_run(args: argparse.Namespace) -> int:
             print(f"control-variate Monte Carlo price = {check.control_variate.value:.6f} "
                   f"+/- {check.control_variate.half_width:.2g} (95%)")
         if check.bound is not None:
+            source = ("from the networks' Z" if check.bound.tightened_from is None else
+                      f"from the networks trained for it, {check.bound.tightened_from:.6f} before")
             print(f"certified {check.bound.side} bound on u(0, x0) = {check.bound.value:.6f} "
-                  f"+/- {check.bound.half_width:.2g} (95%, from the networks' Z)")
+                  f"+/- {check.bound.half_width:.2g} (95%, {source})")
         print(check.message() if check.converged else f"WARNING: {check.message()}")
     say(f"{result.iterations} iterations in {result.seconds:.1f} s "
         f"({result.ms_per_iteration:.2f} ms/iteration, compile {result.compile_seconds:.1f} s, {result.device})")

@@ -88,6 +88,8 @@ def test_value_above_the_upper_bound_is_flagged_in_a_real_run():
     assert result.value > bound.value + bound.half_width >= truth
     assert any("beyond the certified upper bound" in reason for reason in result.diagnostics.reasons)
     assert any("bound was tightened" in note for note in result.diagnostics.notes)
+    assert bound.tightened_from is not None and bound.value < bound.tightened_from
+    assert result.diagnostics.to_dict()["bound"]["tightened_from"] == bound.tightened_from
 
 
 def test_tightening_moves_the_upper_bound_down_toward_u_and_leaves_the_model_as_it_was():

@@ -114,6 +114,20 @@ def test_quiet_prints_only_the_result(tmp_path, capsys):
     assert printed[2].startswith("certified upper bound on u(0, x0) = ") and "self-check" in printed[3]
 
 
+def test_a_tightened_bound_says_so_where_it_is_printed(tmp_path, capsys, monkeypatch):
+    from deepbsde.checks import diagnostics
+    from deepbsde.checks.bound import BoundEstimate
+
+    monkeypatch.setattr(diagnostics, "tangent_bound", lambda *a, **k: BoundEstimate(-100.0, 0.01, "upper", 0.5, 10))
+    monkeypatch.setattr(diagnostics, "tightened_bound", lambda *a, **k: BoundEstimate(-110.0, 0.01, "upper", 0.5, 10))
+    assert main(["run", str(write_config(tmp_path)), "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[2] == ("certified upper bound on u(0, x0) = -110.000000 +/- 0.01 "
+                          "(95%, from the networks trained for it, -100.000000 before)")
+    saved = json.loads((tmp_path / "t" / "result.json").read_text())
+    assert saved["diagnostics"]["bound"]["tightened_from"] == -100.0
+
+
 def test_saved_result_loads_back_without_retraining(tmp_path):
     equation = equations.get("allen_cahn", dim=4, num_time_interval=6)
     result = deepbsde.solve(equation, iterations=60, log_every=30, hidden_widths=[10, 10], dtype="float64")

@@ -55,6 +55,8 @@ class BoundEstimate:
 
     side: "lower" (f convex) or "upper" (f concave). variance_ratio: the samples' variance with the
     control variate over that without (the noise the networks remove). paths: Monte Carlo paths.
+    tightened_from: the bound of the trained networks when this one comes from networks trained further
+    for the bound itself (`tightened_bound`), else None.
     """
 
     value: float
@@ -62,6 +64,7 @@ class BoundEstimate:
     side: str
     variance_ratio: float
     paths: int
+    tightened_from: float | None = None
 
     def beyond(self, estimate: float) -> float:
         """How far `estimate` lies past the bound's value on the wrong side (negative: on the right side)."""
@@ -70,7 +73,7 @@ class BoundEstimate:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"value": self.value, "half_width": self.half_width, "side": self.side,
-                "variance_ratio": self.variance_ratio, "paths": self.paths}
+                "variance_ratio": self.variance_ratio, "paths": self.paths, "tightened_from": self.tightened_from}
 
 
 def driver_side(equation: Equation) -> str | None:

@@ -259,7 +259,7 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
                 tightening = (f"the {bound.side} bound was tightened from {bound.value:.6g} by "
                               f"{TIGHTEN_STEPS} steps training the networks for the bound itself "
                               "(the model is left as trained)")
-                bound = tighter
+                bound = replace(tighter, tightened_from=bound.value)
     finished = None if trainer.plateau is None else trainer.plateau.finished
     arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer))
     diagnostics = diagnose(value, history, payoff_variance, check, *arguments)
