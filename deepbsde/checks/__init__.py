@@ -3,7 +3,7 @@ Monte Carlo estimates with the trained networks as control variates (control_var
 and deltas of a linear equation, u and its gradient at points of a region solve, and the certified
 bound of a generator convex or concave in (y, z) (bound).
 Above the solver (they read a trained model), below runs (which attach them)."""
-from deepbsde.checks.bound import BoundEstimate, tangent_bound
+from deepbsde.checks.bound import BoundEstimate, tangent_bound, tightened_bound
 from deepbsde.checks.control_variate import (
                                              ControlVariateEstimate,
                                              PointwiseEstimate,
@@ -14,4 +14,4 @@ from deepbsde.checks.diagnostics import Diagnostics, NotConvergedWarning, diagno
 
 __all__ = ["BoundEstimate", "ControlVariateEstimate", "Diagnostics", "NotConvergedWarning", "PointwiseEstimate",
            "RegionControlVariate", "control_variate_estimate", "diagnose", "self_check", "tangent_bound",
-           "with_time_grid"]
+           "tightened_bound", "with_time_grid"]

@@ -55,8 +55,7 @@ Checks (each failing one adds a reason, and any reason makes the verdict
   off by at least the excess (a reason); a value certainly beyond it first has
   the bound tightened by training the networks for it, their weights restored
   afterwards (`tightened_bound`: HJB d = 100, float64, lambda = 30 the bound
-  from 1.3% to 0.85% above the truth). A bound far
-  on the right side (a note)
+  from 1.3% to 0.85% above the truth). A bound far on the right side (a note)
   says that the networks' Z, as the control it stands for, is far from the
   solution's, not that the value is wrong: HJB d = 100 with default options
   in float32 before the robust preset had the terminal gradient, lambda = 1:
