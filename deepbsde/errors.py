@@ -68,3 +68,10 @@ class TrainingInterrupted(DeepBSDEError, RuntimeError):
         self.step = step
         self.checkpoint: str | None = None  # where the state at `step` was saved
         super().__init__(f"training interrupted at step {step}")
+
+
+def error_summary(error: BaseException) -> str:
+    """The first line of an exception's message (TensorFlow's `message` where it has one, without the
+    op details it appends), else the exception's type name."""
+    text = (getattr(error, "message", None) or str(error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__

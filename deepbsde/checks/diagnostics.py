@@ -79,6 +79,7 @@ import tensorflow as tf
 
 from deepbsde.checks.bound import TIGHTEN_STEPS, BoundEstimate, driver_side, tangent_bound, tightened_bound
 from deepbsde.checks.control_variate import ControlVariateEstimate, control_variate_estimate
+from deepbsde.errors import error_summary
 from deepbsde.reference.resolve import linear_rate
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.training import Trainer
@@ -273,8 +274,7 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
 
 def first_line(error: Exception) -> str:
     """An exception as one line: its type and the first line of its message."""
-    lines = str(error).splitlines()
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+    return f"{type(error).__name__}: {error_summary(error)}"
 
 
 def y0_sensitivity(trainer: Trainer) -> float:

@@ -27,7 +27,7 @@ from typing import Any
 import tensorflow as tf
 import yaml
 
-from deepbsde.errors import RunFolderError
+from deepbsde.errors import RunFolderError, error_summary
 from deepbsde.runs.files import (
     LOCK,
     MANIFEST,
@@ -64,8 +64,7 @@ def checkpoint_steps(folder: Path) -> list[int]:
 
 
 def _first_line(error: BaseException) -> str:
-    text = getattr(error, "message", None) or str(error) or type(error).__name__
-    return shown(text.strip().splitlines()[0] if text.strip() else type(error).__name__)
+    return shown(error_summary(error))
 
 
 class RunDirectory:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.errors import ParameterError, RunFolderError
+from deepbsde.errors import ParameterError, RunFolderError, error_summary
 from deepbsde.runs.config import config_from_mapping
 from deepbsde.runs.region_run import REGION_KIND
 from deepbsde.runs.result import MODEL_FOLDER, read_history
@@ -90,8 +90,7 @@ def load(directory: str | Path) -> TrainedSolver:
     try:
         tf.train.Checkpoint(model=model).read(str(model_path / "model")).assert_existing_objects_matched()
     except Exception as error:  # a damaged checkpoint fails in many ways (NotFound, DataLoss, Index, Value...)
-        text = (getattr(error, "message", None) or str(error) or type(error).__name__).strip().splitlines()
-        raise RunFolderError(str(model_path), f"the model cannot be restored ({shown(text[0] if text else '')})"
+        raise RunFolderError(str(model_path), f"the model cannot be restored ({shown(error_summary(error))})"
                              ) from None
     solver = TrainedSolver(summary, equation, model, config.solver.loss_clip)
     if (directory / "history.csv").exists():
