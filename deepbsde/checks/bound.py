@@ -76,6 +76,14 @@ class BoundEstimate:
                 "variance_ratio": self.variance_ratio, "paths": self.paths, "tightened_from": self.tightened_from}
 
 
+def _declared_side(equation: Equation) -> str:
+    """driver_side, or a ValueError for an equation that declares no convexity."""
+    side = driver_side(equation)
+    if side is None:
+        raise ValueError(f"{type(equation).__name__} declares no driver_convexity(): no bound from tangents")
+    return side
+
+
 def driver_side(equation: Equation) -> str | None:
     """"lower" or "upper" from the equation's declared `driver_convexity()`, None without one."""
     shape = equation.driver_convexity()
@@ -145,9 +153,7 @@ def tangent_bound(equation: Equation, model: DeepBSDEModel, *, paths: int = BOUN
                   seed: int = 0) -> BoundEstimate:
     """The bound on u(0, x0) of a trained model whose equation declares `driver_convexity()`: a lower bound
     for a convex f, an upper one for a concave f, from `paths` fresh paths (seeded by seed)."""
-    side = driver_side(equation)
-    if side is None:
-        raise ValueError(f"{type(equation).__name__} declares no driver_convexity(): no bound from tangents")
+    side = _declared_side(equation)
     paths = positive_int("paths", paths)
     sampler = _BoundSamples(equation, model)
     moments = ControlledMoments()
@@ -168,9 +174,7 @@ def tightened_bound(equation: Equation, model: DeepBSDEModel, *, steps: int = TI
     then estimated on the usual fresh paths (`tangent_bound`, independent of the training batches), and
     the model's weights are restored: the trained result is left as it was.
     """
-    side = driver_side(equation)
-    if side is None:
-        raise ValueError(f"{type(equation).__name__} declares no driver_convexity(): no bound from tangents")
+    side = _declared_side(equation)
     steps = positive_int("steps", steps)
     sampler = _BoundSamples(equation, model)
     variables = list(model.trainable_variables)
@@ -186,12 +190,12 @@ def tightened_bound(equation: Equation, model: DeepBSDEModel, *, steps: int = TI
         optimizer.apply(gradients, variables)
 
     compiled = tf.function(step, reduce_retracing=True, autograph=False)
+    # the bound reads Y_0 and Z_0 from the trainable variables (`initial_values`), so the model's copies
+    # `y0`, `z0` are left alone and need no refresh
     try:
         for k in range(steps):
             compiled(tf.constant([seed * 2 ** 20 + k, TIGHTEN_STREAM], tf.int64))
-        model.refresh()
         return tangent_bound(equation, model, paths=paths, seed=seed)
     finally:
         for variable, value in zip(variables, trained):
             variable.assign(value)
-        model.refresh()
