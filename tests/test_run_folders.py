@@ -76,14 +76,24 @@ def assert_same_run(resumed: Path, straight: Path) -> None:
     np.testing.assert_allclose([r.loss for r in ha], [r.loss for r in hb], rtol=1e-9)
 
 
-@pytest.fixture
-def finished(tmp_path):
-    config = write_config(tmp_path, {**SMALL, "solver": {**SMALL["solver"], "iterations": 20,
-                                                          "checkpoint_every": 10, "log_every": 10}})
-    out = tmp_path / "done"
-    completed = deepbsde("run", config, "--out", out, "--quiet")
+FINISHED = {**SMALL, "solver": {**SMALL["solver"], "iterations": 20, "checkpoint_every": 10, "log_every": 10}}
+
+
+@pytest.fixture(scope="module")
+def finished_once(tmp_path_factory):
+    """One finished 20-step run, made once per module (a run of the command costs about 9 s)."""
+    folder = tmp_path_factory.mktemp("finished")
+    completed = deepbsde("run", write_config(folder, FINISHED), "--out", folder / "done", "--quiet")
     assert completed.returncode == 0, completed.stderr
-    return config, out
+    return folder / "done"
+
+
+@pytest.fixture
+def finished(tmp_path, finished_once):
+    """A copy of the finished run in this test's own folder, with its config: (config, run folder)."""
+    out = tmp_path / "done"
+    shutil.copytree(finished_once, out, symlinks=True)
+    return write_config(tmp_path, FINISHED), out
 
 
 # ---------------------------------------------------------------- 1. ownership
@@ -149,7 +159,7 @@ def test_a_new_run_that_fails_to_start_leaves_the_old_run_untouched(finished, ch
 
 
 # ----------------------------------------------------------------- 4./5. exit codes
-def test_bad_input_and_environment_exit_2_with_field_or_path(tmp_path):
+def test_bad_input_and_environment_exit_2_with_field_or_path(tmp_path, capsys):
     config = write_config(tmp_path)
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
@@ -169,13 +179,18 @@ def test_bad_input_and_environment_exit_2_with_field_or_path(tmp_path):
         (["--set", "equation.dim=1000000000"], "equation.dim: the run needs at least"),
         (["--set", "solver.batch_size=1000000000"], "solver.batch_size: the run needs at least"),
     ]
+    # in-process (a command start-up costs about 4 s each); the first case also as the command
+    completed = deepbsde("run", config, *cases[0][0])
+    assert completed.returncode == 2 and cases[0][1] in completed.stderr, completed.stderr
     for args, message in cases:
-        completed = deepbsde("run", config, *args)
-        assert completed.returncode == 2 and message in completed.stderr, (args, completed.stderr)
-        assert "Traceback" not in completed.stderr and len(completed.stderr) < 1000
+        code = main(["run", str(config), *map(str, args)])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err, (args, err)
+        assert "Traceback" not in err and len(err) < 1000
     for path, message in [(duplicate, "iterations: given twice"), (empty, "equation: missing section")]:
-        completed = deepbsde("run", path, "--out", tmp_path / "never")
-        assert completed.returncode == 2 and message in completed.stderr, completed.stderr
+        code = main(["run", str(path), "--out", str(tmp_path / "never")])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err, err
     assert not (tmp_path / "never").exists()
 
 
