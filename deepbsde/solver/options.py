@@ -62,7 +62,8 @@ class SolverOptions:
     t_{n+1} with an Euler predictor for Y_{n+1} and the next network's Z,
     Z_N being sigma^T grad g(X_N): the drift's error of order dt^2 per step
     rather than dt, docs/method.md, section 2); None takes the preset's
-    choice (robust: heun, paper: euler). Z_n . dW_n is the same in both.
+    choice (robust: heun, paper: euler). Z_n . dW_n is the same in both. The
+    region solver (deepbsde.solver.region) takes Euler steps whatever this says.
     """
 
     iterations: int = 6000
