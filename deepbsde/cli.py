@@ -416,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace a run already in the output folder")
     run.add_argument("--quiet", action="store_true", help="print only the final value and reference")
     run.add_argument("--check-time-grid", action="store_true",
-                     help="solve again at twice the time steps: Euler bias estimate, Richardson value, and a "
+                     help="solve again at twice the time steps: time-grid bias estimate, Richardson value, and a "
                           "failed self-check if the two differ by more than the tolerance")
     run.set_defaults(handler=command_run)
     reference = commands.add_parser("reference", parents=[common],

@@ -92,7 +92,7 @@ DRIFT_WINDOW = 0.2         # the last fifth of training
 DRIFT_LIMIT = 0.002        # relative change of the value allowed within it
 SETTLING_LIMIT = 0.01      # relative change of the value allowed after the adaptive rate's first drop
 AGREEMENT_LIMIT = 0.01     # relative gap allowed beyond the control variate's and the bound's 95% intervals
-TIME_GRID_LIMIT = 0.01     # relative Euler bias estimate allowed
+TIME_GRID_LIMIT = 0.01     # relative time-grid bias estimate allowed
 SENSITIVITY_LIMIT = 0.25   # rms of dY_N / dY_0 below which the loss barely determines Y_0
 
 
@@ -297,9 +297,9 @@ def with_time_grid(diagnostics: Diagnostics, value_n: float, value_2n: float) ->
     richardson = 2.0 * value_2n - value_n
     grid = {"value_2n": value_2n, "bias": bias, "richardson": richardson}
     reasons = list(diagnostics.reasons)
-    error = value_n - richardson  # the value's Euler error estimate, -2 (u_2N - u_N)
+    error = value_n - richardson  # the value's time-grid error estimate, -2 (u_2N - u_N)
     if abs(error) > TIME_GRID_LIMIT * max(abs(richardson), 1e-12):
-        reasons.append(f"the value at 2N time steps differs by {bias:.3g}, so the Euler error of the value is "
+        reasons.append(f"the value at 2N time steps differs by {bias:.3g}, so the time-grid error of the value is "
                        f"about {error:.3g}: the time grid is too coarse")
     return replace(diagnostics, converged=not reasons, reasons=reasons, time_grid=grid)
 

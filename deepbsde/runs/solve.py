@@ -44,7 +44,7 @@ def solve(equation: Equation | str, *, reference: Any = "auto", progress: Progre
     options: SolverOptions fields (iterations, batch_size, learning_rates, ...).
     reference: "auto" (the equation's exact or published value), a number, or None.
     progress: called as progress(record, total_iterations) at every log point.
-    check_time_grid: also solve at twice the time steps for the Euler bias
+    check_time_grid: also solve at twice the time steps for the time-grid bias
     estimate and the Richardson value (result.diagnostics.time_grid).
     The returned Result holds the trained model; `result.save(folder)` keeps it,
     and its self-check (result.diagnostics); a NotConvergedWarning says when that fails.
@@ -68,7 +68,7 @@ def solve(equation: Equation | str, *, reference: Any = "auto", progress: Progre
 def check_on_twice_the_time_steps(result: Result, equation: Equation, options: Mapping[str, Any],
                                   stacklevel: int = 3) -> None:
     """Solves `equation` again at twice its time steps with the same solver `options` and adds the
-    Euler bias estimate and the Richardson value to result.diagnostics; warns if the check fails."""
+    time-grid bias estimate and the Richardson value to result.diagnostics; warns if the check fails."""
     finer = type(equation)(**{**equation.params, "num_time_interval": 2 * equation.num_time_interval})
     value_2n = solve(finer, reference=None, **options).value
     assert result.diagnostics is not None  # build_result checks every result
