@@ -168,22 +168,29 @@ class DeepBSDEModel(tf.Module):
         eq = self.equation
         z = self.z_all_steps(x, training)
         z_dot_dw = tf.reduce_sum(z * dw, axis=2, keepdims=True)  # [N, batch, 1], one fused op
-        # Heun's corrector needs Z_{n+1} at X_{n+1}: the next network's, and at T the terminal condition's
-        z_next = tf.concat([z[1:], self.terminal_gradient(x[-1])[tf.newaxis]], axis=0) if self.heun else z
+        # Heun's corrector needs Z_{n+1} at X_{n+1}: the next network's, and at T the terminal condition's.
+        # Read from z itself rather than from a shifted copy, whose [N, batch, d] copy and gradient made Heun's
+        # step 10-12% dearer than Euler's (d = 100, N = 20, float64, batch 256; now 0% unrolled, 5% rolled)
+        z_end = self.terminal_gradient(x[-1]) if self.heun else None
         y = tf.ones_like(x[0, :, :1]) * self.initial_values()[0] if y_start is None else y_start
         if self.rolled:
             def body(n: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
                 return n + 1, self._y_step(tf.cast(n, self.dtype) * eq.delta_t, x[n], y, z[n], z_dot_dw[n],
-                                           x[n + 1], z_next[n])
+                                           x[n + 1], z[n + 1] if self.heun else z[n])
 
-            steps = eq.num_time_interval  # maximum_iterations: a static bound, which XLA's gradient needs
+            # Heun's last step, whose Z_N is not in z, follows the loop
+            steps = eq.num_time_interval - 1 if self.heun else eq.num_time_interval
+            # maximum_iterations: a static bound, which XLA's gradient needs
             _, y = tf.while_loop(lambda n, _: n < steps, body, (tf.constant(0), y), maximum_iterations=steps)
+            if self.heun:
+                y = self._y_step(steps * eq.delta_t, x[-2], y, z[-1], z_dot_dw[-1], x[-1], z_end)
         else:
             # unrolled: only this scalar recursion is sequential. Unstacked rather than sliced: the gradient
             # of each slice x[n] is a zero tensor of the whole [N, batch, d] shape, summed N times (measured
             # at d = 100, N = 20, float64, batch 64: the step 18.9 -> 16.6 ms, gradients equal to rounding)
-            xs = tf.unstack(x)
-            by_step = zip(xs[:-1], tf.unstack(z), tf.unstack(z_dot_dw), xs[1:], tf.unstack(z_next))
+            xs, zs = tf.unstack(x), tf.unstack(z)
+            z_next = zs[1:] + [z_end] if self.heun else zs
+            by_step = zip(xs[:-1], zs, tf.unstack(z_dot_dw), xs[1:], z_next)
             for n, (x_n, z_n, z_dot_dw_n, x_next, z_next_n) in enumerate(by_step):
                 y = self._y_step(n * eq.delta_t, x_n, y, z_n, z_dot_dw_n, x_next, z_next_n)
         return y - eq.g(x[-1])
