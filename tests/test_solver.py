@@ -185,10 +185,12 @@ def test_divergence_inside_a_call_names_its_step():
                        learning_rates=[1e4], max_loss=1e3, reference=None)
 
 
-@pytest.mark.parametrize("preset", ["paper", "robust"])
-def test_rolled_time_loop_gives_the_unrolled_loss_and_gradients(preset):
-    """The tf.while_loop recursion: same loss and gradients as the unrolled one, XLA-compiled, to rounding."""
-    eq = equations.get("quadratic_gradient", dim=3, num_time_interval=6)  # f depends on t, x, y and z
+@pytest.mark.parametrize("steps", [1, 6])
+@pytest.mark.parametrize("preset", ["paper", "robust"])  # the Euler step and Heun's
+def test_rolled_time_loop_gives_the_unrolled_loss_and_gradients(preset, steps):
+    """The tf.while_loop recursion: same loss and gradients as the unrolled one, XLA-compiled, to rounding
+    (also for one time step, where Heun's rolled recursion has no loop)."""
+    eq = equations.get("quadratic_gradient", dim=3, num_time_interval=steps)  # f depends on t, x, y and z
     dw, x = eq.sample(16, [5, 0], tf.float64)
 
     def loss_and_gradients(rolled):

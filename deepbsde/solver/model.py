@@ -180,8 +180,8 @@ class DeepBSDEModel(tf.Module):
 
             # Heun's last step, whose Z_N is not in z, follows the loop
             steps = eq.num_time_interval - 1 if self.heun else eq.num_time_interval
-            # maximum_iterations: a static bound, which XLA's gradient needs
-            _, y = tf.while_loop(lambda n, _: n < steps, body, (tf.constant(0), y), maximum_iterations=steps)
+            if steps:  # maximum_iterations: a static bound, which XLA's gradient needs (and not 0)
+                _, y = tf.while_loop(lambda n, _: n < steps, body, (tf.constant(0), y), maximum_iterations=steps)
             if self.heun:
                 y = self._y_step(steps * eq.delta_t, x[-2], y, z[-1], z_dot_dw[-1], x[-1], z_end)
         else:
