@@ -76,8 +76,8 @@ def load(directory: str | Path) -> TrainedSolver:
     stored = summary["config"]
     if isinstance(stored, dict) and isinstance(stored.get("solver"), dict):
         # options a folder saved before they existed ran without: the paper's set-up before the robust
-        # preset, then a full linear term and no terminal gradient
-        earlier: dict[str, Any] = {"linear_term": True, "terminal_gradient": False}
+        # preset, then a full linear term and no terminal gradient, and Euler's step before time_scheme
+        earlier: dict[str, Any] = {"linear_term": True, "terminal_gradient": False, "time_scheme": "euler"}
         if "preset" not in stored["solver"]:
             earlier["preset"] = "paper"
         stored = {**stored, "solver": {**earlier, **stored["solver"]}}
