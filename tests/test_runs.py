@@ -200,6 +200,22 @@ def test_resume_of_a_different_problem_is_refused_and_untouched(finished_run, ch
     assert snapshot(out) == before
 
 
+def test_a_folder_saved_before_time_scheme_resumes_with_eulers_step_only(finished_run, capsys):
+    """A run folder of an earlier version (no solver.time_scheme in its config) was trained with Euler's
+    step: resuming it under the robust preset's Heun is refused, naming the field; with euler it goes on."""
+    config, out = finished_run
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    del saved["solver"]["time_scheme"]
+    (out / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+    more = ["--set", "solver.iterations=30"]
+    assert main(["run", str(config), "--resume", str(out), *more]) == 2
+    err = capsys.readouterr().err
+    assert f"solver.time_scheme: the run in {out} has 'euler', the configuration None" in err
+    assert main(["run", str(config), "--resume", str(out), *more, "--set", "solver.time_scheme=euler",
+                 "--quiet"]) == 0
+    assert json.loads((out / "result.json").read_text())["iterations"] == 30
+
+
 def test_resume_needs_a_checkpointed_run(tmp_path, capsys):
     config = write_config(tmp_path)
     assert main(["run", str(config), "--resume", str(tmp_path / "nothing")]) == 2

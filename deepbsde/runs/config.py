@@ -141,6 +141,18 @@ def config_from_mapping(raw: Any) -> RunConfig:
     return config
 
 
+def with_earlier_options(stored: Any) -> Any:
+    """A saved run's configuration with the solver options it ran without written out: a folder
+    saved before an option existed ran the set-up of its time (the paper's before the robust preset,
+    then a full linear term and no terminal gradient, and Euler's step before time_scheme)."""
+    if not (isinstance(stored, dict) and isinstance(stored.get("solver"), dict)):
+        return stored
+    earlier: dict[str, Any] = {"linear_term": True, "terminal_gradient": False, "time_scheme": "euler"}
+    if "preset" not in stored["solver"]:
+        earlier["preset"] = "paper"
+    return {**stored, "solver": {**earlier, **stored["solver"]}}
+
+
 def _check_size(name: str, params: Mapping[str, Any], solver: SolverOptions) -> None:
     """The memory limit from the raw dim and N (or their defaults), where they are plain integers."""
     try:

@@ -28,6 +28,7 @@ import tensorflow as tf
 import yaml
 
 from deepbsde.errors import RunFolderError, error_summary
+from deepbsde.runs.config import with_earlier_options
 from deepbsde.runs.files import (
     LOCK,
     MANIFEST,
@@ -139,7 +140,7 @@ class RunDirectory:
         self.lock.acquire()
         if not checkpoint_steps(self.path / "checkpoints"):
             raise RunFolderError(str(self.path), "holds no checkpoint to resume from")
-        saved = self._saved_config()
+        saved = with_earlier_options(self._saved_config())  # a folder of an earlier version: its set-up
         # name and dim first: the most telling difference is the one reported
         for key in ["name", "dim", *sorted(set(saved["equation"]) | set(config["equation"]) - {"name", "dim"})]:
             if saved["equation"].get(key) != config["equation"].get(key):

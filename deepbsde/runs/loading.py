@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepbsde.errors import ParameterError, RunFolderError, error_summary
-from deepbsde.runs.config import config_from_mapping
+from deepbsde.runs.config import config_from_mapping, with_earlier_options
 from deepbsde.runs.region_run import REGION_KIND
 from deepbsde.runs.result import MODEL_FOLDER, read_history
 from deepbsde.solver.history import HistoryRecord
@@ -73,14 +73,7 @@ def load(directory: str | Path) -> TrainedSolver:
     if summary.get("kind") == REGION_KIND:
         raise RunFolderError(str(summary_path), "holds a region run: read it with deepbsde.load_region_run, or "
                                                 "`deepbsde evaluate DIR --points points.csv`")
-    stored = summary["config"]
-    if isinstance(stored, dict) and isinstance(stored.get("solver"), dict):
-        # options a folder saved before they existed ran without: the paper's set-up before the robust
-        # preset, then a full linear term and no terminal gradient, and Euler's step before time_scheme
-        earlier: dict[str, Any] = {"linear_term": True, "terminal_gradient": False, "time_scheme": "euler"}
-        if "preset" not in stored["solver"]:
-            earlier["preset"] = "paper"
-        stored = {**stored, "solver": {**earlier, **stored["solver"]}}
+    stored = with_earlier_options(summary["config"])
     try:
         config = config_from_mapping(stored)  # also the memory limits
         equation = config.build_equation()
