@@ -47,9 +47,11 @@ def test_heldout_equation_solves_its_pde(name):
                        eq.exact_solution(tf.constant(eq.total_time, tf.float64), tf.constant(x)).numpy())
 
 
-# small_oscillation (u = 0.002, f quadratic in z with weight 1 / eps) ends 4.7% off at d = 4 with
-# 600 steps (flagged by the self-check); at d = 50 the robust defaults diverge (docs/robustness.md).
-UNMET = pytest.mark.xfail(strict=True, reason="measured: 4.7% off, an open failure of the defaults")
+# small_oscillation (u = 0.002, f quadratic in y and z with weight 1 / eps) diverges at step 3 at d = 4
+# with Heun's step, whose corrector evaluates f at the Euler predictor (with Euler's step it ends 4.7%
+# off, flagged by the self-check); at d = 50 the robust defaults diverge at step 1 (docs/robustness.md).
+UNMET = pytest.mark.xfail(strict=True, reason="measured: diverges (Euler's step: 4.7% off), an open failure "
+                                              "of the defaults")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=UNMET) if n == "small_oscillation" else n
