@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy import stats
 
 import equations
 from deepbsde.reference import cole_hopf_monte_carlo, cole_hopf_quadrature
+from deepbsde.reference.cole_hopf import chi_log_density
 from equations import ParameterError
 
 HJB = equations.get("hjb")
@@ -25,6 +27,15 @@ def test_quadrature_gives_the_published_hjb_value():
     estimate = cole_hopf_quadrature(HJB.g, 100, 1.0, 1.0)
     assert estimate.value == pytest.approx(4.5901, abs=1e-4)
     assert estimate.half_width < 1e-8
+
+
+@pytest.mark.parametrize("dim", [1, 3, 100, 1000])
+def test_chi_log_density_is_scipys(dim):
+    v = np.linspace(0.0, np.sqrt(dim) + 20.0, 2001)
+    with np.errstate(divide="ignore"):
+        expected = stats.chi.logpdf(v, dim)
+    alive = expected > expected.max() - 60.0  # where the quadrature looks
+    np.testing.assert_allclose(chi_log_density(v, dim)[alive], expected[alive], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dim, lam, x", [(100, 1.0, 0.0), (100, 50.0, 0.0), (1, 3.0, 0.0), (2, 0.5, 0.0),

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
-from scipy import stats
+from scipy.special import stdtrit
 
 from deepbsde.errors import ParameterError
 from deepbsde.reference.estimate import Estimate
@@ -119,5 +119,5 @@ def multilevel_picard(equation: Equation, *, levels: int = 5, samples: int = 5, 
     picard = _Picard(equation, samples, tf.random.Generator.from_seed(seed), dtype)
     t_batch, x_batch = tf.fill([1, 1], tf.constant(t, dtype)), tf.constant(point[np.newaxis], dtype)
     values = np.array([float(picard(levels, t_batch, x_batch)[0, 0]) for _ in range(repetitions)])
-    half_width = stats.t.ppf(0.975, repetitions - 1) * values.std(ddof=1) / np.sqrt(repetitions)
+    half_width = stdtrit(repetitions - 1, 0.975) * values.std(ddof=1) / np.sqrt(repetitions)
     return Estimate(float(values.mean()), float(half_width), repetitions, f"mlp (M={samples}, n={levels})")
