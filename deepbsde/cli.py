@@ -244,6 +244,9 @@ def command_run(args: argparse.Namespace) -> int:
             f"evaluate with: deepbsde evaluate {out} --points points.csv")
         return 0
     print(f"u(0, x0) = {result.value:.6f}")
+    if result.network_value != result.value and result.diagnostics is not None and result.diagnostics.bound:
+        print(f"    (the certified {result.diagnostics.bound.side} bound: the networks' Y_0 = "
+              f"{result.network_value:.6f} lies beyond it)")
     if result.reference is not None:
         interval = f" +/- {result.reference_half_width:.2g}" if result.reference_half_width else ""
         print(f"reference = {result.reference:.6f}{interval} ({result.reference_source}); "

@@ -6,7 +6,7 @@ import tensorflow as tf
 import deepbsde
 import equations
 from deepbsde.checks.bound import BoundEstimate, driver_side, tangent_bound, tightened_bound
-from deepbsde.checks.diagnostics import diagnose
+from deepbsde.checks.diagnostics import diagnose, reported_value
 from deepbsde.reference import black_scholes_closed_form_call, cole_hopf_quadrature
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import DeepBSDEModel
@@ -85,7 +85,8 @@ def test_value_above_the_upper_bound_is_flagged_in_a_real_run():
     with pytest.warns(deepbsde.NotConvergedWarning):
         result = deepbsde.solve(eq, seed=1)
     bound = result.diagnostics.bound
-    assert result.value > bound.value + bound.half_width >= truth
+    assert result.network_value > bound.value + bound.half_width >= truth
+    assert result.value == bound.value  # the closer estimate is the one reported
     assert any("beyond the certified upper bound" in reason for reason in result.diagnostics.reasons)
     assert any("bound was tightened" in note for note in result.diagnostics.notes)
     assert bound.tightened_from is not None and bound.value < bound.tightened_from
@@ -119,6 +120,16 @@ def test_value_beyond_the_bound_is_flagged(side, value, reason):
     assert check.converged is not reason
     assert any("beyond the certified" in r for r in check.reasons) is reason
     assert check.bound is bound
+
+
+@pytest.mark.parametrize("side, value, reported", [("upper", 3.9, 3.9), ("upper", 4.005, 4.0), ("upper", 4.1, 4.0),
+                                                    ("lower", 4.1, 4.1), ("lower", 3.995, 4.0)])
+def test_the_reported_value_is_the_bound_where_y0_lies_beyond_it(side, value, reported):
+    """Beyond the bound's estimate even within its half-width: u(0, x0) lies on the bound's side, so the
+    bound is the closer estimate; a note says so below the tolerance, a reason above it."""
+    check = diagnose(value, records(value), 1.0, bound=BoundEstimate(4.0, 0.01, side, 0.5, 1000))
+    assert reported_value(value, check) == reported
+    assert any("which is reported as the value" in m for m in check.reasons + check.notes) is (reported != value)
 
 
 def test_beyond_is_signed_by_the_side():
@@ -162,3 +173,6 @@ def test_a_tightening_that_fails_gives_a_note_and_keeps_the_bound(monkeypatch):
                                 hidden_widths=[4], seed=1)
     assert result.diagnostics.bound is low and np.isfinite(result.value)
     assert "the bound could not be tightened (RuntimeError: cannot train here)" in result.diagnostics.notes
+    # Y_0 lies beyond the bound, so the bound is the value; Y_0 is kept beside it
+    assert result.value == -100.0 and result.network_value == result.history[-1].value > -100.0
+    assert result.summary()["network_value"] == result.network_value

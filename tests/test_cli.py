@@ -34,7 +34,7 @@ def test_run_writes_result_and_history(tmp_path, capsys):
     with open(out / "history.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["step"]) for r in rows] == [0, 10, 20]
-    assert float(rows[-1]["value"]) == pytest.approx(result["value"])
+    assert float(rows[-1]["value"]) == pytest.approx(result["network_value"])  # value: Y_0 or its bound
 
 
 def test_no_reference_is_claimed_where_none_is_known(tmp_path):

@@ -122,7 +122,10 @@ def test_a_tightened_bound_says_so_where_it_is_printed(tmp_path, capsys, monkeyp
     monkeypatch.setattr(diagnostics, "tightened_bound", lambda *a, **k: BoundEstimate(-110.0, 0.01, "upper", 0.5, 10))
     assert main(["run", str(write_config(tmp_path)), "--out", str(tmp_path / "t"), "--quiet"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
-    assert printed[2] == ("certified upper bound on u(0, x0) = -110.000000 +/- 0.01 "
+    # every Y_0 lies beyond this bound, so the bound is the value, and the line below says so
+    assert printed[0] == "u(0, x0) = -110.000000"
+    assert printed[1].startswith("    (the certified upper bound: the networks' Y_0 = ")
+    assert printed[3] == ("certified upper bound on u(0, x0) = -110.000000 +/- 0.01 "
                           "(95%, from the networks trained for it, -100.000000 before)")
     saved = json.loads((tmp_path / "t" / "result.json").read_text())
     assert saved["diagnostics"]["bound"]["tightened_from"] == -100.0

@@ -204,17 +204,25 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
                            f"{control_variate.half_width:.2g} differs from the value by {gap:.3g}")
     if bound is not None:
         beyond = bound.beyond(value)
-        if beyond > bound.half_width:  # certainly beyond: a reason from the tolerance on, a note below it
+        if beyond > 0:  # the Result then reports the bound (reported_value): a reason beyond the tolerance
             most = "most" if bound.side == "upper" else "least"
-            message = (f"the value lies beyond the certified {bound.side} bound {bound.value:.6g} +/- "
-                       f"{bound.half_width:.2g} by {beyond:.3g} ({beyond / scale:.2%}): u(0, x0) is at {most} the "
-                       "bound, a closer estimate than the value")
+            message = (f"the networks' Y_0 {value:.6g} lies beyond the certified {bound.side} bound {bound.value:.6g} "
+                       f"+/- {bound.half_width:.2g} by {beyond:.3g} ({beyond / scale:.2%}): u(0, x0) is at {most} the "
+                       "bound, which is reported as the value")
             (reasons if beyond > bound.half_width + AGREEMENT_LIMIT * scale else notes).append(message)
         elif -beyond > bound.half_width + AGREEMENT_LIMIT * scale:
             notes.append(f"the certified {bound.side} bound {bound.value:.6g} lies {-beyond / scale:.2%} from the "
                          "value: the networks' Z is a poor control, the value may still be accurate")
     return Diagnostics(not reasons, reasons, float(ratio), float(drift), float(settling), float(y0_sensitivity),
                        control_variate, bound=bound, notes=notes)
+
+
+def reported_value(network_value: float, diagnostics: Diagnostics) -> float:
+    """The estimate of u(0, x0) a Result reports: the networks' Y_0, or the certified bound where Y_0 lies
+    beyond it. u(0, x0) lies on the bound's side, so such a Y_0 is farther from it than the bound is (up to
+    the bound's Monte Carlo error, its 95% half-width, which the diagnostics report with it)."""
+    bound = diagnostics.bound
+    return bound.value if bound is not None and bound.beyond(network_value) > 0 else network_value
 
 
 def relative_range(values: Sequence[float], scale: float) -> float:

@@ -30,7 +30,7 @@ class TrainedSolver:
 
     @property
     def value(self) -> float:
-        """The trained Y_0, the estimate of u(0, x0)."""
+        """The trained Y_0 (result.json's value is the certified bound instead where Y_0 lies beyond it)."""
         return float(self.model.y0.numpy())
 
     def z(self, step: int, x: np.ndarray) -> np.ndarray:

@@ -63,7 +63,9 @@ def write_history(path: str | Path, history: list[HistoryRecord]) -> None:
 class Result:
     """Outcome of `deepbsde.solve`.
 
-    value is the estimate of u(0, x0); z0 the estimate of sigma^T grad u(0, x0).
+    value is the estimate of u(0, x0): the networks' Y_0 (network_value), or, where Y_0 lies beyond
+    the certified bound of a convex or concave f, that bound (diagnostics.bound, with its 95%
+    half-width; the diagnostics say so). z0 is the estimate of sigma^T grad u(0, x0).
     reference and rel_error are None when no reference is known;
     reference_half_width is the 95% half-width of a Monte Carlo reference.
     model is the trained DeepBSDEModel (kept in memory, written by `save`).
@@ -87,6 +89,11 @@ class Result:
     config: dict[str, Any] = field(default_factory=dict)
     model: Any = field(default=None, repr=False, compare=False)
     diagnostics: Diagnostics | None = None
+    network_value: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.network_value is None:
+            self.network_value = self.value
 
     @property
     def rel_error(self) -> float | None:
@@ -97,7 +104,7 @@ class Result:
 
     def summary(self) -> dict[str, Any]:
         """The JSON-ready summary written to result.json."""
-        return {"equation": self.equation, "dim": self.dim, "value": self.value,
+        return {"equation": self.equation, "dim": self.dim, "value": self.value, "network_value": self.network_value,
                 "reference": self.reference, "reference_source": self.reference_source,
                 "reference_half_width": self.reference_half_width,
                 "rel_error": self.rel_error, "iterations": self.iterations, "seconds": self.seconds,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from deepbsde.checks.diagnostics import self_check, warn_if_not_converged, with_time_grid
+from deepbsde.checks.diagnostics import reported_value, self_check, warn_if_not_converged, with_time_grid
 from deepbsde.reference.resolve import resolve_reference
 from deepbsde.runs.limits import check_limits
 from deepbsde.runs.result import Result
@@ -26,9 +26,11 @@ def build_result(trainer: Trainer, history: list[HistoryRecord], timings: dict[s
                  reference: Any, config: dict[str, Any]) -> Result:
     """The Result of a finished training run, self-checked (a NotConvergedWarning if it fails)."""
     known = resolve_reference(trainer.equation, reference)
-    diagnostics = self_check(trainer, history[-1].value, history)
+    network_value = history[-1].value
+    diagnostics = self_check(trainer, network_value, history)
     warn_if_not_converged(diagnostics, trainer.equation.name)
-    return Result(equation=trainer.equation.name, dim=trainer.equation.dim, value=history[-1].value,
+    return Result(equation=trainer.equation.name, dim=trainer.equation.dim,
+                  value=reported_value(network_value, diagnostics), network_value=network_value,
                   z0=trainer.z0(), reference=known.value if known else None,
                   reference_source=known.source if known else None,
                   reference_half_width=known.half_width if known else None, iterations=trainer.step,
