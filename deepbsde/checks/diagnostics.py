@@ -206,9 +206,9 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
         beyond = bound.beyond(value)
         if beyond > 0:  # the Result then reports the bound (reported_value): a reason beyond the tolerance
             most = "most" if bound.side == "upper" else "least"
-            message = (f"the networks' Y_0 {value:.6g} lies beyond the certified {bound.side} bound {bound.value:.6g} "
-                       f"+/- {bound.half_width:.2g} by {beyond:.3g} ({beyond / scale:.2%}): u(0, x0) is at {most} the "
-                       "bound, which is reported as the value")
+            message = (f"the networks' Y_0 {value:.7g} lies beyond the certified {bound.side} bound {bound.value:.7g} "
+                       f"+/- {bound.half_width:.2g} by {beyond:.3g} ({100 * beyond / scale:.3g}%): u(0, x0) is at "
+                       f"{most} the bound, which is reported as the value")
             (reasons if beyond > bound.half_width + AGREEMENT_LIMIT * scale else notes).append(message)
         elif -beyond > bound.half_width + AGREEMENT_LIMIT * scale:
             notes.append(f"the certified {bound.side} bound {bound.value:.6g} lies {-beyond / scale:.2%} from the "
