@@ -258,7 +258,8 @@ def command_run(args: argparse.Namespace) -> int:
                   f"+/- {check.control_variate.half_width:.2g} (95%)")
         if check.bound is not None:
             source = ("from the networks' Z" if check.bound.tightened_from is None else
-                      f"from the networks trained for it, {check.bound.tightened_from:.6f} before")
+                      f"from the networks trained for it on {check.bound.substeps} sub-steps per time step, "
+                      f"{check.bound.tightened_from:.6f} before")
             print(f"certified {check.bound.side} bound on u(0, x0) = {check.bound.value:.6f} "
                   f"+/- {check.bound.half_width:.2g} (95%, {source})")
         print(check.message() if check.converged else f"WARNING: {check.message()}")

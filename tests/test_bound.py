@@ -102,8 +102,12 @@ def test_tightening_moves_the_upper_bound_down_toward_u_and_leaves_the_model_as_
     before = [variable.numpy() for variable in model.variables]
     plain = tangent_bound(eq, model, paths=4096, seed=2)
     tight = tightened_bound(eq, model, steps=60, paths=4096, seed=2)
-    assert tight.side == "upper"
+    assert tight.side == "upper" and tight.substeps == 4  # the control follows the path within each step
     assert truth - tight.half_width <= tight.value < plain.value - plain.half_width - tight.half_width
+    # sub-steps of the same untrained networks' control: still an upper bound (not a closer one: 2.74
+    # against 2.61 without, measured; for trained networks at HJB d = 100, lambda = 50, 4.018 against 4.046)
+    stepped = tangent_bound(eq, model, paths=4096, seed=2, substeps=4)
+    assert stepped.substeps == 4 and truth - stepped.half_width <= stepped.value
     for variable, value in zip(model.variables, before):
         np.testing.assert_array_equal(variable.numpy(), value)
 

@@ -126,7 +126,7 @@ def test_a_tightened_bound_says_so_where_it_is_printed(tmp_path, capsys, monkeyp
     assert printed[0] == "u(0, x0) = -110.000000"
     assert printed[1].startswith("    (the certified upper bound: the networks' Y_0 = ")
     assert printed[3] == ("certified upper bound on u(0, x0) = -110.000000 +/- 0.01 "
-                          "(95%, from the networks trained for it, -100.000000 before)")
+                          "(95%, from the networks trained for it on 1 sub-steps per time step, -100.000000 before)")
     saved = json.loads((tmp_path / "t" / "result.json").read_text())
     assert saved["diagnostics"]["bound"]["tightened_from"] == -100.0
 

@@ -15,7 +15,10 @@ where under Q the driving Brownian motion is W~ = W - int b dt: X is simulated w
 dW_n = dW~_n + b_n dt (a Girsanov change of drift, which keeps the paths where the weights would
 explode). Coefficients held constant over each time step are an admissible choice, and both of the
 package's forward processes are simulated exactly, so the Monte Carlo estimate of v has no time-grid
-bias: v <= u(0, x0) holds up to Monte Carlo noise alone, whatever the networks. With f concave the
+bias: v <= u(0, x0) holds up to Monte Carlo noise alone, whatever the networks. So do coefficients
+held over each of K sub-steps of a step, Z read from that step's network at the sub-step's X: the
+control then follows the path within the step, which at HJB d = 100, lambda = 50 takes the tightened
+bound from 5.0% above u(0, x0) to 2.0% (K = 4) and 1.25% (K = 8). With f concave the
 tangent lies above f and v >= u(0, x0). The closer the networks are to the solution, the tighter the
 bound; for a linear f it is the control-variate price itself.
 
@@ -44,6 +47,10 @@ TIGHTEN_STREAM = -5  # second seed word of the batches that tighten it
 #: Adam steps, paths per step and rate of `tightened_bound`: its prototype at HJB d = 100 settled within
 #: 200 steps at either rate 1e-3 or 1e-2 (lambda = 30, 40, 50 alike)
 TIGHTEN_STEPS, TIGHTEN_PATHS, TIGHTEN_RATE = 200, 256, 1e-2
+#: sub-steps per time step of the tightened bound (the plain one takes 1: there K = 4 gains little, 8.6% ->
+#: 7.9% above u at the lambda = 50 above, for 3 times the cost, while training for it gains 5.0% -> 2.0%;
+#: 400 steps at K = 4 gain nothing more, 1.93%)
+TIGHTEN_SUBSTEPS = 4
 BOUND_PATHS = 2 ** 14  # half-width about 0.05% of u at HJB d = 100, ample against the 1% tolerance
 #: which side of u(0, x0) the tangent value lies on, by the driver's shape
 SIDES = {"convex": "lower", "concave": "upper"}
@@ -56,7 +63,7 @@ class BoundEstimate:
     side: "lower" (f convex) or "upper" (f concave). variance_ratio: the samples' variance with the
     control variate over that without (the noise the networks remove). paths: Monte Carlo paths.
     tightened_from: the bound of the trained networks when this one comes from networks trained further
-    for the bound itself (`tightened_bound`), else None.
+    for the bound itself (`tightened_bound`), else None. substeps: sub-steps per time step of its paths.
     """
 
     value: float
@@ -65,6 +72,7 @@ class BoundEstimate:
     variance_ratio: float
     paths: int
     tightened_from: float | None = None
+    substeps: int = 1
 
     def beyond(self, estimate: float) -> float:
         """How far `estimate` lies past the bound's value on the wrong side (negative: on the right side)."""
@@ -73,7 +81,8 @@ class BoundEstimate:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"value": self.value, "half_width": self.half_width, "side": self.side,
-                "variance_ratio": self.variance_ratio, "paths": self.paths, "tightened_from": self.tightened_from}
+                "variance_ratio": self.variance_ratio, "paths": self.paths, "tightened_from": self.tightened_from,
+                "substeps": self.substeps}
 
 
 def _declared_side(equation: Equation) -> str:
@@ -97,10 +106,16 @@ def driver_side(equation: Equation) -> str | None:
 
 class _BoundSamples:
     """Per-path target G_N g(X_N) + sum_n G_n c_n (e^{a_n dt} - 1) / a_n and control sum_n G_n Z_n . dW~_n,
-    one compiled call per chunk, the path simulated one step at a time under Q."""
+    one compiled call per chunk, the path simulated one (sub-)step at a time under Q.
 
-    def __init__(self, equation: Equation, model: DeepBSDEModel):
-        self.equation, self.model = equation, model
+    With `substeps` K > 1 the sums run over the K N sub-steps of the same equation on a K times finer
+    grid (built from its parameters), Z at sub-step k from the network of time step k // K."""
+
+    def __init__(self, equation: Equation, model: DeepBSDEModel, substeps: int = 1):
+        self.model, self.substeps = model, substeps
+        self.equation = (equation if substeps == 1 else
+                         type(equation)(**{**equation.params,
+                                           "num_time_interval": substeps * equation.num_time_interval}))
         self.call = tf.function(self._samples, reduce_retracing=True, autograph=False)
 
     def _samples(self, seed: tf.Tensor, size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -111,29 +126,31 @@ class _BoundSamples:
         state = (tf.broadcast_to(tf.constant(eq.x0, dtype), [size, eq.dim]),  # X_n
                  ones * model.initial_values()[0],  # Y_n of the scheme
                  ones, 0.0 * ones, 0.0 * ones)  # G_n, the sum of the c terms, the control
-        state = self._step(0, increments[0], *state)
+        first = self.substeps  # the sub-steps of step 0, whose Z_0 is a constant rather than a network
+        for k in range(first):
+            state = self._step(k, increments[k], *state)
 
-        def body(n: tf.Tensor, *state: tf.Tensor) -> tuple[tf.Tensor, ...]:
-            return (n + 1, *self._step(n, increments[n], *state))
+        def body(k: tf.Tensor, *state: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            return (k + 1, *self._step(k, increments[k], *state))
 
         # a loop rather than N copies of the step: the graph traces in a fraction of the time
         steps = eq.num_time_interval
-        if steps > 1:
-            _, *state = tf.while_loop(lambda n, *_: n < steps, body, (tf.constant(1), *state),
-                                      maximum_iterations=steps - 1)
+        if steps > first:
+            _, *state = tf.while_loop(lambda k, *_: k < steps, body, (tf.constant(first), *state),
+                                      maximum_iterations=steps - first)
         x, _, discount, running, control = state
         target = discount * eq.g(x) + running
         return tf.cast(target[:, 0], tf.float64), tf.cast(control[:, 0], tf.float64)
 
-    def _step(self, n: int | tf.Tensor, dw_q: tf.Tensor, x: tf.Tensor, y: tf.Tensor, discount: tf.Tensor,
+    def _step(self, k: int | tf.Tensor, dw_q: tf.Tensor, x: tf.Tensor, y: tf.Tensor, discount: tf.Tensor,
               running: tf.Tensor, control: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        """One step under Q: the tangent at (Y_n, Z_n), its c term and control term, then X_{n+1}, Y_{n+1}."""
+        """Sub-step k under Q: the tangent at (Y_k, Z_k), its c term and control term, then X_{k+1}, Y_{k+1}."""
         eq, model = self.equation, self.model
         dtype, dt = model.dtype, eq.delta_t
-        z = model.z_at(n, x)
+        z = model.z_at(k // self.substeps, x)
         with tf.GradientTape() as tape:
             tape.watch([y, z])
-            f = eq.f(tf.cast(n, dtype) * dt, x, y, z)
+            f = eq.f(tf.cast(k, dtype) * dt, x, y, z)
             total = tf.reduce_sum(f)  # rows independent: its gradient is each path's own
         a, b = tape.gradient(total, [y, z], unconnected_gradients=tf.UnconnectedGradients.ZERO)
         c = f - a * y - tf.reduce_sum(b * z, axis=1, keepdims=True)
@@ -150,24 +167,27 @@ class _BoundSamples:
 
 
 def tangent_bound(equation: Equation, model: DeepBSDEModel, *, paths: int = BOUND_PATHS,
-                  seed: int = 0) -> BoundEstimate:
+                  seed: int = 0, substeps: int = 1) -> BoundEstimate:
     """The bound on u(0, x0) of a trained model whose equation declares `driver_convexity()`: a lower bound
-    for a convex f, an upper one for a concave f, from `paths` fresh paths (seeded by seed)."""
+    for a convex f, an upper one for a concave f, from `paths` fresh paths (seeded by seed), each time
+    step simulated in `substeps` sub-steps."""
     side = _declared_side(equation)
-    paths = positive_int("paths", paths)
-    sampler = _BoundSamples(equation, model)
+    paths, substeps = positive_int("paths", paths), positive_int("substeps", substeps)
+    sampler = _BoundSamples(equation, model, substeps)
     moments = ControlledMoments()
-    for seed_pair, size in path_chunks(equation, paths, seed, BOUND_STREAM):
+    for seed_pair, size in path_chunks(sampler.equation, paths, seed, BOUND_STREAM):
         target, control = sampler.call(seed_pair, size)
         moments.add(target.numpy()[np.newaxis], control.numpy()[np.newaxis])
     plain = moments.target.variance[0]
     ratio = float(moments.variance[0] / plain) if plain > 0 else 0.0
-    return BoundEstimate(float(moments.mean[0]), float(moments.half_width[0]), side, ratio, paths)
+    return BoundEstimate(float(moments.mean[0]), float(moments.half_width[0]), side, ratio, paths,
+                         substeps=substeps)
 
 
 def tightened_bound(equation: Equation, model: DeepBSDEModel, *, steps: int = TIGHTEN_STEPS,
-                    paths: int = BOUND_PATHS, seed: int = 0) -> BoundEstimate:
-    """The tangent bound after `steps` Adam steps that move it toward u(0, x0) on fresh batches.
+                    paths: int = BOUND_PATHS, seed: int = 0, substeps: int = TIGHTEN_SUBSTEPS) -> BoundEstimate:
+    """The tangent bound after `steps` Adam steps that move it toward u(0, x0) on fresh batches, its paths
+    simulated in `substeps` sub-steps per time step (for training and estimate alike).
 
     Any networks give a certified bound, so the networks may be trained for the bound itself: down for an
     upper bound (for HJB, the cost of the feedback control they define), up for a lower one. The bound is
@@ -175,8 +195,8 @@ def tightened_bound(equation: Equation, model: DeepBSDEModel, *, steps: int = TI
     the model's weights are restored: the trained result is left as it was.
     """
     side = _declared_side(equation)
-    steps = positive_int("steps", steps)
-    sampler = _BoundSamples(equation, model)
+    steps, substeps = positive_int("steps", steps), positive_int("substeps", substeps)
+    sampler = _BoundSamples(equation, model, substeps)
     variables = list(model.trainable_variables)
     trained = [variable.numpy() for variable in variables]
     optimizer = tf.keras.optimizers.Adam(TIGHTEN_RATE)
@@ -195,7 +215,7 @@ def tightened_bound(equation: Equation, model: DeepBSDEModel, *, steps: int = TI
     try:
         for k in range(steps):
             compiled(tf.constant([seed * 2 ** 20 + k, TIGHTEN_STREAM], tf.int64))
-        return tangent_bound(equation, model, paths=paths, seed=seed)
+        return tangent_bound(equation, model, paths=paths, seed=seed, substeps=substeps)
     finally:
         for variable, value in zip(variables, trained):
             variable.assign(value)

@@ -268,8 +268,8 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
         else:
             if tighter.beyond(value) > bound.beyond(value):
                 tightening = (f"the {bound.side} bound was tightened from {bound.value:.6g} by "
-                              f"{TIGHTEN_STEPS} steps training the networks for the bound itself "
-                              "(the model is left as trained)")
+                              f"{TIGHTEN_STEPS} steps training the networks for the bound itself, on "
+                              f"{tighter.substeps} sub-steps per time step (the model is left as trained)")
                 bound = replace(tighter, tightened_from=bound.value)
     finished = None if trainer.plateau is None else trainer.plateau.finished
     arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer))
