@@ -51,11 +51,12 @@ Checks (each failing one adds a reason, and any reason makes the verdict
   `driver_convexity()`): the Monte Carlo value of the linear equation that the
   tangents of f at the trained Y and Z define, a certified lower (convex) or
   upper (concave) bound on u(0, x0) whatever the networks
-  (deepbsde.checks.bound). A value beyond it by more than the tolerance is
-  off by at least the excess (a reason); a value certainly beyond it first has
+  (deepbsde.checks.bound). A Y_0 beyond it by more than the tolerance is
+  off by at least the excess (a reason); a Y_0 certainly beyond it first has
   the bound tightened by training the networks for it, their weights restored
-  afterwards (`tightened_bound`: HJB d = 100, float64, lambda = 30 the bound
-  from 1.3% to 0.85% above the truth). A bound far on the right side (a note)
+  afterwards (`tightened_bound`: HJB d = 100, float32, lambda = 30 the bound
+  from 1.3% to 0.27% above the truth), and a Y_0 beyond it at all makes the
+  bound the reported value (`reported_value`; a note below the tolerance). A bound far on the right side (a note)
   says that the networks' Z, as the control it stands for, is far from the
   solution's, not that the value is wrong: HJB d = 100 with default options
   in float32 before the robust preset had the terminal gradient, lambda = 1:
