@@ -19,8 +19,9 @@ import argparse
 import sys
 
 import numpy as np
-from scipy import stats
 from scipy.special import logsumexp
+
+from deepbsde.reference.cole_hopf import chi_log_density
 
 NODES, WEIGHTS = np.polynomial.legendre.leggauss(64)
 
@@ -41,11 +42,8 @@ def u_radial(tau: float, r: float, dim: int, lam: float) -> float:
     edges = np.linspace(max(centre - 15.0, 1e-6), centre + 15.0, 41)
     half = 0.5 * np.diff(edges)[:, np.newaxis]
     v = ((0.5 * (edges[:-1] + edges[1:]))[:, np.newaxis] + half * NODES).ravel()
-    if noncentrality == 0.0:
-        log_density = stats.chi.logpdf(v, dim)
-    else:
-        log_density = np.log(2.0 * v) + stats.ncx2.logpdf(v ** 2, dim, noncentrality)
-    return float(-logsumexp(log_density - lam * g_radial(scale * v) + np.log((half * WEIGHTS).ravel())) / lam)
+    log_integrand = chi_log_density(v, dim, noncentrality) - lam * g_radial(scale * v)
+    return float(-logsumexp(log_integrand + np.log((half * WEIGHTS).ravel())) / lam)
 
 
 def main() -> int:

@@ -104,11 +104,16 @@ def _radial_profile(g: TerminalCondition, dim: int, radii: np.ndarray) -> np.nda
     return np.concatenate(values)
 
 
-def chi_log_density(v: np.ndarray, dim: int) -> np.ndarray:
-    """log of the chi density with dim degrees of freedom at v >= 0 (scipy.stats.chi's, written out:
-    importing scipy.stats takes about 0.6 s, the largest part of the command's start-up after
-    TensorFlow's own, and u(t, 0) needs only this closed form)."""
-    return xlogy(dim - 1, v) - 0.5 * v ** 2 - (0.5 * dim - 1.0) * np.log(2.0) - gammaln(0.5 * dim)
+def chi_log_density(v: np.ndarray, dim: int, noncentrality: float = 0.0) -> np.ndarray:
+    """log of the density of |N(m, I_dim)| at v >= 0 with |m|^2 = noncentrality: the chi density
+    (written out as scipy.stats.chi's: importing scipy.stats takes about 0.6 s, the largest part of
+    the command's start-up after TensorFlow's own, and u(t, 0) needs only this closed form), or
+    2 v times the noncentral chi-squared density of v^2 (scipy.stats', whose Bessel function stays
+    accurate at large dim; imported only here)."""
+    if noncentrality == 0.0:
+        return xlogy(dim - 1, v) - 0.5 * v ** 2 - (0.5 * dim - 1.0) * np.log(2.0) - gammaln(0.5 * dim)
+    from scipy import stats
+    return np.log(2.0 * v) + stats.ncx2.logpdf(v ** 2, dim, noncentrality)
 
 
 def is_radial(g: TerminalCondition, dim: int, scale: float = 1.0) -> bool:
@@ -144,11 +149,7 @@ def cole_hopf_quadrature(g: TerminalCondition, dim: int, lam: float, total_time:
 
     def log_integrand(v: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
-            if noncentrality == 0.0:
-                log_density = chi_log_density(v, dim)
-            else:  # scipy.stats only here (see chi_log_density): its Bessel function stays accurate at large d
-                from scipy import stats
-                log_density = np.log(2.0 * v) + stats.ncx2.logpdf(v ** 2, dim, noncentrality)
+            log_density = chi_log_density(v, dim, noncentrality)
         return log_density - lam * _radial_profile(g, dim, scale * v)
 
     # locate the support on a fine grid; the bulk of V lies near sqrt(dim + noncentrality)
