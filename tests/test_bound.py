@@ -6,7 +6,7 @@ import tensorflow as tf
 import deepbsde
 import equations
 from deepbsde.checks.bound import BoundEstimate, driver_side, tangent_bound, tightened_bound
-from deepbsde.checks.diagnostics import diagnose, far_from, reported_value
+from deepbsde.checks.diagnostics import diagnose, reported_value, worth_tightening
 from deepbsde.reference import black_scholes_closed_form_call, cole_hopf_quadrature
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import DeepBSDEModel
@@ -172,8 +172,9 @@ def test_bound_far_on_its_own_side_fails_the_check(bound, tightened_from, conver
 
 def test_a_far_bound_is_tightened_a_near_one_is_not():
     upper = BoundEstimate(4.0, 0.01, "upper", 0.5, 1000)
-    assert far_from(upper, 3.9, 4.0) and far_from(upper, 4.02, 4.0)  # far below it; certainly beyond it
-    assert not far_from(upper, 3.97, 4.0) and not far_from(upper, 4.005, 4.0)
+    assert worth_tightening(upper, 3.9, 4.0)  # far below it
+    assert worth_tightening(upper, 4.02, 4.0)  # certainly beyond it
+    assert not worth_tightening(upper, 3.97, 4.0) and not worth_tightening(upper, 4.005, 4.0)
 
 
 def test_an_f_that_cannot_take_a_tensor_time_gives_a_note_not_a_lost_result():

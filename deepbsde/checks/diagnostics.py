@@ -215,7 +215,7 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
                        f"+/- {bound.half_width:.2g} by {beyond:.3g} ({100 * beyond / scale:.3g}%): u(0, x0) is at "
                        f"{most} the bound, which is reported as the value")
             (reasons if beyond > bound.half_width + AGREEMENT_LIMIT * scale else notes).append(message)
-        elif -beyond > bound.half_width + AGREEMENT_LIMIT * scale:
+        elif poor_control(bound, value, scale):
             trained = " even trained for the bound" if bound.tightened_from is not None else ""
             reasons.append(f"the certified {bound.side} bound {bound.value:.6g} +/- {bound.half_width:.2g} lies "
                            f"{-beyond / scale:.2%} from the value: the networks' Z is a poor control{trained}, so "
@@ -232,11 +232,15 @@ def reported_value(network_value: float, diagnostics: Diagnostics) -> float:
     return bound.value if bound is not None and bound.beyond(network_value) > 0 else network_value
 
 
-def far_from(bound: BoundEstimate, value: float, scale: float) -> bool:
-    """Whether the self-check tightens `bound`: `value` lies certainly beyond it, or the bound lies farther
-    than the tolerance from it on its own side (which `diagnose` would give as a reason)."""
-    beyond = bound.beyond(value)
-    return beyond > bound.half_width or -beyond > bound.half_width + AGREEMENT_LIMIT * scale
+def worth_tightening(bound: BoundEstimate, value: float, scale: float) -> bool:
+    """Whether the self-check tightens `bound`: `value` lies certainly beyond it, or the bound, as a control,
+    is poor (`poor_control`)."""
+    return bound.beyond(value) > bound.half_width or poor_control(bound, value, scale)
+
+
+def poor_control(bound: BoundEstimate, value: float, scale: float) -> bool:
+    """Whether `bound` lies farther than the tolerance (and its half-width) from `value` on its own side."""
+    return -bound.beyond(value) > bound.half_width + AGREEMENT_LIMIT * scale
 
 
 def scale_of(value: float, payoff_variance: float) -> float:
@@ -279,7 +283,7 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
             # it, and the trained result must not be lost for the sake of its check
             bound_failure = (f"no certified bound: f could not be evaluated with the time t as a tensor "
                              f"({first_line(error)}); write f with TensorFlow operations on t")
-    if bound is not None and far_from(bound, value, scale_of(value, payoff_variance)):
+    if bound is not None and worth_tightening(bound, value, scale_of(value, payoff_variance)):
         # a value certainly beyond: the bound is then the better estimate, worth tightening; a bound far on its
         # own side: a poor control, or one that training for the bound brings within the tolerance
         try:
