@@ -5,7 +5,14 @@ import tensorflow as tf
 
 import deepbsde
 import equations
-from deepbsde.checks.bound import BoundEstimate, driver_side, tangent_bound, tightened_bound
+from deepbsde.checks.bound import (
+    REFINE_STEPS,
+    REFINE_SUBSTEPS,
+    BoundEstimate,
+    driver_side,
+    tangent_bound,
+    tightened_bound,
+)
 from deepbsde.checks.diagnostics import diagnose, reported_value, worth_tightening
 from deepbsde.reference import black_scholes_closed_form_call, cole_hopf_quadrature
 from deepbsde.solver.history import HistoryRecord
@@ -91,6 +98,9 @@ def test_value_above_the_upper_bound_is_flagged_in_a_real_run():
     assert any("bound was tightened" in note for note in result.diagnostics.notes)
     assert bound.tightened_from is not None and bound.value < bound.tightened_from
     assert result.diagnostics.to_dict()["bound"]["tightened_from"] == bound.tightened_from
+    # Y_0 still lay beyond by more than the tolerance after the first tightening: refined on 16 sub-steps
+    assert bound.substeps == REFINE_SUBSTEPS
+    assert any(f"then {REFINE_STEPS} more on {REFINE_SUBSTEPS}" in note for note in result.diagnostics.notes)
 
 
 @pytest.mark.slow

@@ -85,7 +85,16 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from deepbsde.checks.bound import TIGHTEN_STEPS, BoundEstimate, driver_side, tangent_bound, tightened_bound
+from deepbsde.checks.bound import (
+    REFINE_STEPS,
+    REFINE_SUBSTEPS,
+    TIGHTEN_STEPS,
+    TIGHTEN_SUBSTEPS,
+    BoundEstimate,
+    driver_side,
+    tangent_bound,
+    tightened_bound,
+)
 from deepbsde.checks.control_variate import ControlVariateEstimate, control_variate_estimate
 from deepbsde.errors import error_summary
 from deepbsde.reference.resolve import linear_rate
@@ -214,7 +223,7 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
             message = (f"the networks' Y_0 {value:.7g} lies beyond the certified {bound.side} bound {bound.value:.7g} "
                        f"+/- {bound.half_width:.2g} by {beyond:.3g} ({100 * beyond / scale:.3g}%): u(0, x0) is at "
                        f"{most} the bound, which is reported as the value")
-            (reasons if beyond > bound.half_width + AGREEMENT_LIMIT * scale else notes).append(message)
+            (reasons if beyond_tolerance(bound, value, scale) else notes).append(message)
         elif poor_control(bound, value, scale):
             trained = " even trained for the bound" if bound.tightened_from is not None else ""
             reasons.append(f"the certified {bound.side} bound {bound.value:.6g} +/- {bound.half_width:.2g} lies "
@@ -236,6 +245,11 @@ def worth_tightening(bound: BoundEstimate, value: float, scale: float) -> bool:
     """Whether the self-check tightens `bound`: `value` lies certainly beyond it, or the bound, as a control,
     is poor (`poor_control`)."""
     return bound.beyond(value) > bound.half_width or poor_control(bound, value, scale)
+
+
+def beyond_tolerance(bound: BoundEstimate, value: float, scale: float) -> bool:
+    """Whether `value` lies beyond `bound` by more than the tolerance (and its half-width): a failing reason."""
+    return bound.beyond(value) > bound.half_width + AGREEMENT_LIMIT * scale
 
 
 def poor_control(bound: BoundEstimate, value: float, scale: float) -> bool:
@@ -283,18 +297,23 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
             # it, and the trained result must not be lost for the sake of its check
             bound_failure = (f"no certified bound: f could not be evaluated with the time t as a tensor "
                              f"({first_line(error)}); write f with TensorFlow operations on t")
-    if bound is not None and worth_tightening(bound, value, scale_of(value, payoff_variance)):
+    scale = scale_of(value, payoff_variance)
+    if bound is not None and worth_tightening(bound, value, scale):
         # a value certainly beyond: the bound is then the better estimate, worth tightening; a bound far on its
         # own side: a poor control, or one that training for the bound brings within the tolerance
         try:
-            tighter = tightened_bound(eq, trainer.model, seed=seed)
+            # a Y_0 still beyond by more than the tolerance: the bound is the reported value, worth refining
+            tighter = tightened_bound(eq, trainer.model, seed=seed,
+                                      good_enough=lambda b: not beyond_tolerance(b, value, scale))
         except Exception as error:  # an improvement of a check: no failure of it may cost the result
             tightening = f"the bound could not be tightened ({first_line(error)})"
         else:
             if tighter.beyond(value) > bound.beyond(value):
+                refined = (f", then {REFINE_STEPS} more on {REFINE_SUBSTEPS}" if tighter.substeps == REFINE_SUBSTEPS
+                           else "")
                 tightening = (f"the {bound.side} bound was tightened from {bound.value:.6g} by "
                               f"{TIGHTEN_STEPS} steps training the networks for the bound itself, on "
-                              f"{tighter.substeps} sub-steps per time step (the model is left as trained)")
+                              f"{TIGHTEN_SUBSTEPS} sub-steps per time step{refined} (the model is left as trained)")
                 bound = replace(tighter, tightened_from=bound.value)
     finished = None if trainer.plateau is None else trainer.plateau.finished
     arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer))
