@@ -131,6 +131,27 @@ def test_a_tightened_bound_says_so_where_it_is_printed(tmp_path, capsys, monkeyp
     assert saved["diagnostics"]["bound"]["tightened_from"] == -100.0
 
 
+def test_a_run_stopped_by_its_cap_has_its_bound_tightened_but_not_refined(tmp_path, monkeypatch):
+    """Refining costs about 95 s at d = 100; a run the iteration cap stopped unsettled is flagged anyway, to be
+    trained further, so only the first tightening is spent on it."""
+    from deepbsde.checks import diagnostics
+    from deepbsde.checks.bound import BoundEstimate
+
+    far = BoundEstimate(-100.0, 0.01, "upper", 0.5, 10)
+    asked = []
+
+    def tightened(*args, good_enough=None, **kwargs):
+        asked.append(good_enough(far))
+        return far
+
+    monkeypatch.setattr(diagnostics, "tangent_bound", lambda *a, **k: far)
+    monkeypatch.setattr(diagnostics, "tightened_bound", tightened)
+    assert main(["run", str(write_config(tmp_path)), "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    saved = json.loads((tmp_path / "t" / "result.json").read_text())
+    assert any("cap of" in reason for reason in saved["diagnostics"]["reasons"])
+    assert asked == [True]  # good enough: no refinement, though Y_0 lies far beyond the bound
+
+
 def test_saved_result_loads_back_without_retraining(tmp_path):
     equation = equations.get("allen_cahn", dim=4, num_time_interval=6)
     result = deepbsde.solve(equation, iterations=60, log_every=30, hidden_widths=[10, 10], dtype="float64")

@@ -298,13 +298,15 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
             bound_failure = (f"no certified bound: f could not be evaluated with the time t as a tensor "
                              f"({first_line(error)}); write f with TensorFlow operations on t")
     scale = scale_of(value, payoff_variance)
+    finished = None if trainer.plateau is None else trainer.plateau.finished
     if bound is not None and worth_tightening(bound, value, scale):
         # a value certainly beyond: the bound is then the better estimate, worth tightening; a bound far on its
         # own side: a poor control, or one that training for the bound brings within the tolerance
         try:
-            # a Y_0 still beyond by more than the tolerance: the bound is the reported value, worth refining
+            # a Y_0 still beyond by more than the tolerance: the bound is the reported value, worth refining,
+            # unless the iteration cap stopped the training unfinished (flagged, to be trained further)
             tighter = tightened_bound(eq, trainer.model, seed=seed,
-                                      good_enough=lambda b: not beyond_tolerance(b, value, scale))
+                                      good_enough=lambda b: finished is False or not beyond_tolerance(b, value, scale))
         except Exception as error:  # an improvement of a check: no failure of it may cost the result
             tightening = f"the bound could not be tightened ({first_line(error)})"
         else:
@@ -315,7 +317,6 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
                               f"{TIGHTEN_STEPS} steps training the networks for the bound itself, on "
                               f"{TIGHTEN_SUBSTEPS} sub-steps per time step{refined} (the model is left as trained)")
                 bound = replace(tighter, tightened_from=bound.value)
-    finished = None if trainer.plateau is None else trainer.plateau.finished
     arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer))
     diagnostics = diagnose(value, history, payoff_variance, check, *arguments)
     for note in (bound_failure, tightening):
