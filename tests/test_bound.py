@@ -186,6 +186,9 @@ def test_a_far_bound_is_tightened_a_near_one_is_not():
     assert worth_tightening(upper, 3.9, 4.0)  # far below it
     assert worth_tightening(upper, 4.02, 4.0)  # certainly beyond it
     assert not worth_tightening(upper, 3.97, 4.0) and not worth_tightening(upper, 4.005, 4.0)
+    # an unsettled run is flagged anyway: only a bound that becomes its reported value is worth the cost
+    assert worth_tightening(upper, 4.02, 4.0, unsettled=True)
+    assert not worth_tightening(upper, 3.9, 4.0, unsettled=True)
 
 
 def test_an_f_that_cannot_take_a_tensor_time_gives_a_note_not_a_lost_result():

@@ -61,7 +61,8 @@ Checks (each failing one adds a reason, and any reason makes the verdict
   control it stands for, is far from the solution's. That alone need not make
   the value wrong (HJB d = 100, float32, before the robust preset had the
   terminal gradient, lambda = 30: 0.57% off, the plain bound 6.9% above), so
-  such a bound is tightened first too; a bound still that far fails the check,
+  such a bound is tightened first too (unless the training is unsettled: stopped
+  by the iteration cap or still moving, flagged anyway); a bound still that far fails the check,
   since the training has then not found the solution's Z and nothing confirms
   the Y_0 it came with (HJB d = 4, float32, default options: lambda = 5, 3.04%
   below the truth, the bound 45% above it tightened to 7.9%; lambda = 1, 0.33%
@@ -182,12 +183,8 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
     ratio = loss / payoff_variance if payoff_variance > 0 else (0.0 if loss == 0 else np.inf)
     if not ratio <= LOSS_RATIO_LIMIT:
         notes.append(f"validation loss {loss:.3g} is {ratio:.2f} x Var g(X_T): the Z networks fit poorly")
-    last = history[-1].step
-    window = [r.value for r in history if r.step >= (1.0 - DRIFT_WINDOW) * last] or [value]
-    if len(window) < 2 and len(history) >= 2:
-        window = [history[-2].value, history[-1].value]
     scale = scale_of(value, payoff_variance)
-    drift = relative_range(window, scale)
+    drift = final_drift(history, value, scale)
     # a linear equation's control-variate interval bounds the value's error directly: where it puts the
     # value within the tolerance, a value still moving (drift, settling) is a note, not a reason
     certified = control_variate is not None and certifies(control_variate, value)
@@ -241,10 +238,12 @@ def reported_value(network_value: float, diagnostics: Diagnostics) -> float:
     return bound.value if bound is not None and bound.beyond(network_value) > 0 else network_value
 
 
-def worth_tightening(bound: BoundEstimate, value: float, scale: float) -> bool:
+def worth_tightening(bound: BoundEstimate, value: float, scale: float, unsettled: bool = False) -> bool:
     """Whether the self-check tightens `bound`: `value` lies certainly beyond it, or the bound, as a control,
-    is poor (`poor_control`)."""
-    return bound.beyond(value) > bound.half_width or poor_control(bound, value, scale)
+    is poor (`poor_control`). For an `unsettled` run (stopped by the iteration cap or still moving, flagged
+    whatever its bound says) only the first: the bound is then the reported value, while a poor control
+    changes no verdict."""
+    return bound.beyond(value) > bound.half_width or (not unsettled and poor_control(bound, value, scale))
 
 
 def beyond_tolerance(bound: BoundEstimate, value: float, scale: float) -> bool:
@@ -261,6 +260,14 @@ def scale_of(value: float, payoff_variance: float) -> float:
     """The size against which the checks measure relative changes: |value|, at least the payoff's standard
     deviation (a value near 0 is judged by its fluctuations)."""
     return max(abs(value), np.sqrt(max(payoff_variance, 0.0)), 1e-12)
+
+
+def final_drift(history: Sequence[HistoryRecord], value: float, scale: float) -> float:
+    """How far the value moved over the last DRIFT_WINDOW of training, relative to `scale`."""
+    window = [r.value for r in history if r.step >= (1.0 - DRIFT_WINDOW) * history[-1].step] or [value]
+    if len(window) < 2 and len(history) >= 2:
+        window = [history[-2].value, history[-1].value]
+    return relative_range(window, scale)
 
 
 def relative_range(values: Sequence[float], scale: float) -> float:
@@ -299,14 +306,16 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
                              f"({first_line(error)}); write f with TensorFlow operations on t")
     scale = scale_of(value, payoff_variance)
     finished = None if trainer.plateau is None else trainer.plateau.finished
-    if bound is not None and worth_tightening(bound, value, scale):
+    # stopped by the iteration cap, or still moving: flagged whatever the bound says, to be trained further
+    unsettled = finished is False or final_drift(history, value, scale) > DRIFT_LIMIT
+    if bound is not None and worth_tightening(bound, value, scale, unsettled):
         # a value certainly beyond: the bound is then the better estimate, worth tightening; a bound far on its
         # own side: a poor control, or one that training for the bound brings within the tolerance
         try:
             # a Y_0 still beyond by more than the tolerance: the bound is the reported value, worth refining,
-            # unless the iteration cap stopped the training unfinished (flagged, to be trained further)
+            # unless the training is unsettled
             tighter = tightened_bound(eq, trainer.model, seed=seed,
-                                      good_enough=lambda b: finished is False or not beyond_tolerance(b, value, scale))
+                                      good_enough=lambda b: unsettled or not beyond_tolerance(b, value, scale))
         except Exception as error:  # an improvement of a check: no failure of it may cost the result
             tightening = f"the bound could not be tightened ({first_line(error)})"
         else:
