@@ -66,3 +66,14 @@ def test_plateau_schedule_holds_its_rate_until_the_continuation_ramp_ends():
     assert not free.observe(flat[:9]) and free.current_rate == pytest.approx(1e-3)  # flat for 500 steps: a drop
     flat += [HistoryRecord(step, 0.1, 2.0, 1e-2, float(step)) for step in range(1100, 1301, 100)]
     assert not held.observe(flat) and held.current_rate == pytest.approx(1e-3)  # 500 steps after the ramp
+
+
+def test_plateau_schedule_holds_its_rate_while_the_validation_loss_still_falls():
+    # the value is flat over the window, but the loss falls by 20% over it: the networks still learn Z
+    falling = [HistoryRecord(step, 0.1 * (1.0 - 0.2 * step / 500), 2.0, 1e-2, 0.0) for step in range(0, 501, 100)]
+    learning = PlateauSchedule(1e-2, tf.float64, 1.0)
+    assert not learning.observe(falling) and learning.current_rate == pytest.approx(1e-2)
+    # a fall of 5% over the window: settled, a drop
+    slowing = [HistoryRecord(step, 0.1 * (1.0 - 0.05 * step / 500), 2.0, 1e-2, 0.0) for step in range(0, 501, 100)]
+    settled = PlateauSchedule(1e-2, tf.float64, 1.0)
+    assert not settled.observe(slowing) and settled.current_rate == pytest.approx(1e-3)
