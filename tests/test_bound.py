@@ -85,8 +85,8 @@ def test_trained_hjb_bound_holds_and_is_reported():
 
 @pytest.mark.slow
 def test_value_above_the_upper_bound_is_flagged_in_a_real_run():
-    """HJB d = 10, lambda = 20 with default options ends far above the truth (measured: 1.28 against
-    0.365), beyond the bound the networks' own Z certifies (0.88): the self-check says so."""
+    """HJB d = 10, lambda = 20 with default options ends far above the truth (measured: 0.985 against
+    0.365), beyond the bound the networks' own Z certifies (0.89; 0.48 tightened): the self-check says so."""
     eq = equations.get("hjb", dim=10, lam=20.0)
     truth = cole_hopf_quadrature(eq.g, eq.dim, eq.lam, eq.total_time).value
     with pytest.warns(deepbsde.NotConvergedWarning):
@@ -98,8 +98,8 @@ def test_value_above_the_upper_bound_is_flagged_in_a_real_run():
     assert any("bound was tightened" in note for note in result.diagnostics.notes)
     assert bound.tightened_from is not None and bound.value < bound.tightened_from
     assert result.diagnostics.to_dict()["bound"]["tightened_from"] == bound.tightened_from
-    # the iteration cap stopped this run unsettled: tightened, but not refined (that costs far more)
-    assert any("cap of" in reason for reason in result.diagnostics.reasons)
+    # unsettled (measured: its value still moved 0.41% over the last fifth): tightened, but not refined
+    assert any("cap of" in reason or "still moved" in reason for reason in result.diagnostics.reasons)
     assert bound.substeps == TIGHTEN_SUBSTEPS
     assert not any(f"then {REFINE_STEPS} more" in note for note in result.diagnostics.notes)
 
