@@ -1,6 +1,7 @@
 """Fast subset of the robustness battery (scripts/robustness.py): held-out equations
 checked against their PDE, and small solves with default options against exact values."""
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import deepbsde
+import equations
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from heldout_problems import HELDOUT
@@ -60,3 +62,13 @@ def test_default_solve_of_small_heldout_problem_is_within_one_percent(name):
     eq = HELDOUT[name](dim=4, num_time_interval=10)
     result = deepbsde.solve(eq, iterations=600, dtype="float32", seed=1)
     assert result.rel_error < 0.01, (result.value, result.reference)
+
+
+@pytest.mark.slow
+def test_reaction_diffusion_with_default_options_is_within_one_percent_and_passes():
+    """Its value looked settled under batch noise while the validation loss still fell 30% per 500 steps:
+    the adaptive schedule's drop at step 800 froze it 2.1% off (flagged). Waiting for the loss: 0.58%."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", deepbsde.NotConvergedWarning)
+        result = deepbsde.solve(equations.get("reaction_diffusion"), dtype="float32", seed=1)
+    assert result.rel_error < 0.01 and result.diagnostics.converged, (result.value, result.diagnostics.reasons)
