@@ -65,9 +65,10 @@ class PlateauSchedule(tf.Module):
         start = max(int(self.phase_start.numpy()), self.hold_until)
         if step - start < PLATEAU_WINDOW:
             return False
-        if history[-1].loss < (1.0 - LOSS_FALL) * next(r.loss for r in history if r.step >= step - PLATEAU_WINDOW):
+        recent = [r for r in history if r.step >= step - PLATEAU_WINDOW]
+        if recent[-1].loss < (1.0 - LOSS_FALL) * recent[0].loss:
             return False  # the networks still learn Z, and the value's error with them
-        window = [r.value for r in history if r.step >= step - PLATEAU_WINDOW]
+        window = [r.value for r in recent]
         size = max(abs(history[-1].value), self.scale)
         spread = max(window) - min(window)
         half = len(window) // 2
