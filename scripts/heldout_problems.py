@@ -20,6 +20,10 @@ def _sum(v: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(v, axis=1, keepdims=True)
 
 
+def _normal_cdf(v: tf.Tensor) -> tf.Tensor:
+    return 0.5 * tf.math.erfc(-v / np.sqrt(2.0))
+
+
 class LargeHeat(equations.Equation):
     """X = x0 + W, f = 0, u = 100 + a . x + b sum_i (x_i^2 + T - t): u(0, 0) = 100 + b d T = 110.
 
@@ -135,5 +139,113 @@ class GBMSquares(equations.Equation):
         return _sum(tf.square(x) * growth)
 
 
+class TanhRidge(equations.Equation):
+    """X = x0 + W, u = 3 + tanh(t + w . x) with |w| = 1 and weights from 0.2 to 1.8 (before scaling).
+
+    u_t + Lu = sech^2 (1 - tanh) and on the solution |z| = sech^2, tanh = y - 3, so f = (y - 4) |z|:
+    f depends on y and on |z|, and Z (along w) has components of different sizes.
+    """
+
+    defaults = {"dim": 100, "num_time_interval": 20, "x0": 0.05}
+
+    @property
+    def w(self) -> np.ndarray:
+        weights = np.linspace(0.2, 1.8, self.dim)
+        return weights / np.linalg.norm(weights)
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        return (y - 4.0) * tf.sqrt(_sum(tf.square(z)))
+
+    def g(self, x):
+        return self.exact_solution(self.total_time, x)
+
+    def exact_solution(self, t, x):
+        return 3.0 + tf.tanh(tf.cast(t, x.dtype) + _sum(tf.constant(self.w, x.dtype) * x))
+
+
+class GeometricMeanCall(equations.Equation):
+    """Linear pricing (GBM, rate r, vol s, f = -r y) of a call on the geometric mean of d assets, a lognormal
+    with log-variance s^2 (T - t) / d: Black and Scholes' formula gives u (u(0, x0) about 1.04 at the
+    defaults)."""
+
+    defaults = {"dim": 50, "x0": 100.0, "num_time_interval": 20, "rate": 0.03, "vol": 0.3, "strike": 100.0}
+
+    def build_process(self):
+        return equations.GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
+                                                 drift_rate=self.rate, volatility=self.vol)
+
+    def f(self, t, x, y, z):
+        return -self.rate * y
+
+    def g(self, x):
+        geometric_mean = tf.exp(tf.reduce_mean(tf.math.log(x), axis=1, keepdims=True))
+        return tf.maximum(geometric_mean - self.strike, 0.0)
+
+    def exact_solution(self, t, x):
+        tau = self.total_time - tf.cast(t, x.dtype)
+        log_mean = tf.reduce_mean(tf.math.log(x), axis=1, keepdims=True) + (self.rate - self.vol ** 2 / 2) * tau
+        spread = self.vol * tf.sqrt(tau / self.dim)
+        d1 = (log_mean - np.log(self.strike) + spread ** 2) / spread
+        forward = tf.exp(log_mean + spread ** 2 / 2)
+        return tf.exp(-self.rate * tau) * (forward * _normal_cdf(d1) - self.strike * _normal_cdf(d1 - spread))
+
+
+class CubicSource(equations.Equation):
+    """X = x0 + W, u = 2 + e^{t - T} sin(w . x) with w = (1, ..., 1) / sqrt(d), f = y - y^3 + h(t, x), h
+    such that u solves the equation. Near u = 2, df/dy = 1 - 3 y^2 is about -11: run forward, the Y
+    recursion amplifies an error by about e^{11 t} (T = 0.3)."""
+
+    defaults = {"dim": 100, "num_time_interval": 20, "total_time": 0.3, "x0": 0.1}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def _ridge(self, x):
+        return _sum(x) / np.sqrt(self.dim)
+
+    def f(self, t, x, y, z):
+        t = tf.cast(t, x.dtype)
+        u = self.exact_solution(t, x)
+        heat = 0.5 * tf.exp(t - self.total_time) * tf.sin(self._ridge(x))  # u_t + L u, |w| = 1
+        return y - y ** 3 - heat - (u - u ** 3)
+
+    def g(self, x):
+        return self.exact_solution(self.total_time, x)
+
+    def exact_solution(self, t, x):
+        return 2.0 + tf.exp(tf.cast(t, x.dtype) - self.total_time) * tf.sin(self._ridge(x))
+
+
+class GBMLogQuadratic(equations.Equation):
+    """GBM (drift mu, vols from 0.1 to 0.5), f = kappa |z|^2 (convex), g = ln(1 + mean x / 100) / (2 kappa).
+
+    e^{2 kappa u} solves the linear equation (L e^{c u} = c e^{c u} (L u + c |sigma^T grad u|^2 / 2)), so
+    u(0, x0) = ln(1 + mean(x0) e^{mu T} / 100) / (2 kappa), about 0.18 at the defaults.
+    """
+
+    defaults = {"dim": 40, "x0": 100.0, "num_time_interval": 20, "mu": 0.05, "kappa": 2.0}
+
+    def build_process(self):
+        return equations.GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
+                                                 drift_rate=self.mu, volatility=np.linspace(0.1, 0.5, self.dim))
+
+    def f(self, t, x, y, z):
+        return self.kappa * _sum(tf.square(z))
+
+    def driver_convexity(self):
+        return "convex" if self.kappa >= 0 else "concave"
+
+    def g(self, x):
+        return tf.math.log(1.0 + tf.reduce_mean(x, axis=1, keepdims=True) / 100.0) / (2.0 * self.kappa)
+
+    def exact_solution(self, t, x):
+        growth = tf.exp(self.mu * (self.total_time - tf.cast(t, x.dtype)))
+        return tf.math.log(1.0 + growth * tf.reduce_mean(x, axis=1, keepdims=True) / 100.0) / (2.0 * self.kappa)
+
+
 HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation": SmallOscillation,
-           "gbm_squares": GBMSquares}
+           "gbm_squares": GBMSquares, "tanh_ridge": TanhRidge, "geometric_mean_call": GeometricMeanCall,
+           "cubic_source": CubicSource, "gbm_log_quadratic": GBMLogQuadratic}

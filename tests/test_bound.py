@@ -1,4 +1,9 @@
-"""The certified bound from the tangents of a convex or concave generator (deepbsde.checks.bound)."""
+"""The certified bound from the tangents of a convex or concave generator, and the linearised value of any
+other generator (deepbsde.checks.bound)."""
+import sys
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,7 +14,9 @@ from deepbsde.checks.bound import (
     REFINE_STEPS,
     TIGHTEN_SUBSTEPS,
     BoundEstimate,
+    LinearizedEstimate,
     driver_side,
+    linearized_value,
     tangent_bound,
     tightened_bound,
 )
@@ -20,6 +27,9 @@ from deepbsde.solver.model import DeepBSDEModel
 from deepbsde.solver.options import SolverOptions
 from equations.base import Equation
 from equations.processes import GeometricBrownianMotion
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from heldout_problems import HELDOUT  # noqa: E402
 
 
 class DeclaredConvexCall(Equation):
@@ -225,3 +235,28 @@ def test_a_tightening_that_fails_gives_a_note_and_keeps_the_bound(monkeypatch):
     # Y_0 lies beyond the bound, so the bound is the value; Y_0 is kept beside it
     assert result.value == -100.0 and result.network_value == result.history[-1].value > -100.0
     assert result.summary()["network_value"] == result.network_value
+
+
+@pytest.mark.parametrize("value, reason", [(3.0, False), (3.02, False), (3.05, True), (2.95, True)])
+def test_value_away_from_the_linearized_value_is_flagged(value, reason):
+    """Beyond the tolerance (1% of the value) plus the estimate's half-width: flagged."""
+    linearized = LinearizedEstimate(3.0, 0.005, 0.5, 1000)
+    check = diagnose(value, records(value), 1.0, linearized=linearized)
+    assert check.converged is not reason
+    assert any("linearised value" in r for r in check.reasons) is reason
+    assert check.to_dict()["linearized"]["value"] == 3.0
+
+
+def test_linearized_value_of_a_linear_f_is_exact_whatever_the_networks():
+    """f linear in z but not f = -r y (so no control-variate price): its tangent is f itself, and the linearised
+    value is the unbiased Monte Carlo value of the equation for networks trained only 20 steps."""
+    eq = HELDOUT["gbm_mean_z"](dim=4, kappa=0.0, num_time_interval=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = deepbsde.solve(eq, iterations=20, dtype="float64", seed=2)
+    assert abs(result.network_value - eq.exact_value()) > 0.05  # the networks are far from the solution
+    estimate = linearized_value(eq, result.model, paths=2 ** 14, seed=3)
+    assert estimate.half_width < 1e-3 * eq.exact_value()
+    assert abs(estimate.value - eq.exact_value()) < 3 * estimate.half_width / 1.96 + 1e-9
+    assert result.diagnostics.linearized is not None  # every nonlinear-or-unbounded f gets the check
+
