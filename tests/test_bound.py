@@ -29,7 +29,7 @@ from equations.base import Equation
 from equations.processes import GeometricBrownianMotion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from heldout_problems import HELDOUT  # noqa: E402
+from heldout_problems import HELDOUT
 
 
 class DeclaredConvexCall(Equation):
