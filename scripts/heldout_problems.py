@@ -246,6 +246,79 @@ class GBMLogQuadratic(equations.Equation):
         return tf.math.log(1.0 + growth * tf.reduce_mean(x, axis=1, keepdims=True) / 100.0) / (2.0 * self.kappa)
 
 
+class SineCircle(equations.Equation):
+    """X = x0 + W in low dimension, u = 5 + e^{(t - T)/2} sin(sum x / sqrt(d)), f = kappa ((y - 5)^2 + |z|^2 -
+    e^{t - T}), zero on the solution ((u - 5)^2 + |sigma^T grad u|^2 = e^{t - T}) and convex in (y, z)."""
+
+    defaults = {"dim": 2, "num_time_interval": 20, "x0": 1.0, "kappa": 1.0}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        envelope = tf.exp(tf.cast(t, x.dtype) - self.total_time)
+        return self.kappa * (tf.square(y - 5.0) + _sum(tf.square(z)) - envelope)
+
+    def driver_convexity(self):
+        return "convex" if self.kappa >= 0 else "concave"
+
+    def g(self, x):
+        return self.exact_solution(self.total_time, x)
+
+    def exact_solution(self, t, x):
+        return 5.0 + tf.exp((tf.cast(t, x.dtype) - self.total_time) / 2.0) * tf.sin(_sum(x) / np.sqrt(self.dim))
+
+
+class LongHorizonSine(equations.Equation):
+    """X = x0 + W over T = 5 on 20 steps, u = |x|^2 / d + T - t, f = r sin(d |z|^2 / 4 - y + T - t): zero on
+    the solution (there d |z|^2 / 4 = |x|^2 / d), neither convex nor concave."""
+
+    defaults = {"dim": 10, "num_time_interval": 20, "total_time": 5.0, "x0": 1.0, "r": 1.0}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        phase = self.dim * _sum(tf.square(z)) / 4.0 - y + self.total_time - tf.cast(t, x.dtype)
+        return self.r * tf.sin(phase)
+
+    def g(self, x):
+        return self.exact_solution(self.total_time, x)
+
+    def exact_solution(self, t, x):
+        return _sum(tf.square(x)) / self.dim + self.total_time - tf.cast(t, x.dtype)
+
+
+class ShortPuts(equations.Equation):
+    """Linear pricing (GBM, rate r, vols from 0.1 to 0.6, f = -r y) of a short position in d puts,
+    g = -mean_i max(K - x_i, 0): u is minus the mean of Black and Scholes' put prices (about -15.6)."""
+
+    defaults = {"dim": 20, "x0": 100.0, "num_time_interval": 20, "rate": 0.02, "strike": 105.0}
+
+    @property
+    def vols(self) -> np.ndarray:
+        return np.linspace(0.1, 0.6, self.dim)
+
+    def build_process(self):
+        return equations.GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
+                                                 drift_rate=self.rate, volatility=self.vols)
+
+    def f(self, t, x, y, z):
+        return -self.rate * y
+
+    def g(self, x):
+        return -tf.reduce_mean(tf.nn.relu(self.strike - x), axis=1, keepdims=True)
+
+    def exact_solution(self, t, x):
+        tau = self.total_time - tf.cast(t, x.dtype)
+        vols = tf.constant(self.vols, x.dtype)
+        spread = vols * tf.sqrt(tau)
+        d1 = (tf.math.log(x / self.strike) + (self.rate + vols ** 2 / 2) * tau) / spread
+        puts = self.strike * tf.exp(-self.rate * tau) * _normal_cdf(spread - d1) - x * _normal_cdf(-d1)
+        return -tf.reduce_mean(puts, axis=1, keepdims=True)
+
+
 HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation": SmallOscillation,
            "gbm_squares": GBMSquares, "tanh_ridge": TanhRidge, "geometric_mean_call": GeometricMeanCall,
-           "cubic_source": CubicSource, "gbm_log_quadratic": GBMLogQuadratic}
+           "cubic_source": CubicSource, "gbm_log_quadratic": GBMLogQuadratic, "sine_circle": SineCircle,
+           "long_horizon_sine": LongHorizonSine, "short_puts": ShortPuts}

@@ -51,7 +51,8 @@ def test_heldout_equation_solves_its_pde(name):
 
 
 # Measured at d = 4, N = 10, default options, float32, seed 1 (scripts/robustness.py runs them at full size).
-WITHIN_ONE_PERCENT = ("gbm_log_quadratic", "gbm_mean_z", "gbm_squares", "geometric_mean_call", "large_heat")
+WITHIN_ONE_PERCENT = ("gbm_log_quadratic", "gbm_mean_z", "gbm_squares", "geometric_mean_call", "large_heat",
+                      "short_puts", "sine_circle")
 # small_oscillation (u = 0.002, f quadratic in y and z with weight 1 / eps) diverges at step 3 with Heun's step,
 # whose corrector evaluates f at the Euler predictor; cubic_source (f = y - y^3 + h near u = 2, where df/dy is
 # about -11) at step 1: run forward, the Y recursion amplifies errors faster than training can reduce them.
@@ -65,7 +66,7 @@ def default_solve(name: str):
 
 
 def test_every_heldout_problem_has_an_expected_outcome():
-    assert {*WITHIN_ONE_PERCENT, *DIVERGING, "tanh_ridge"} == set(HELDOUT)
+    assert {*WITHIN_ONE_PERCENT, *DIVERGING, "tanh_ridge", "long_horizon_sine"} == set(HELDOUT)
 
 
 @pytest.mark.parametrize("name", WITHIN_ONE_PERCENT)
@@ -81,6 +82,13 @@ def test_small_tanh_ridge_off_by_more_than_one_percent_is_flagged_by_its_lineari
     assert result.rel_error > 0.01
     assert not result.diagnostics.converged
     assert any("linearised value" in reason for reason in result.diagnostics.reasons)
+
+
+def test_small_long_horizon_sine_off_by_more_than_one_percent_is_flagged():
+    """T = 5 on 10 steps, f = sin(d |z|^2 / 4 - y + T - t): 2.7% off, its value still moving (and more)."""
+    result = default_solve("long_horizon_sine")
+    assert result.rel_error > 0.01
+    assert not result.diagnostics.converged
 
 
 @pytest.mark.parametrize("name", DIVERGING)
