@@ -247,6 +247,14 @@ def test_value_away_from_the_linearized_value_is_flagged(value, reason):
     assert check.to_dict()["linearized"]["value"] == 3.0
 
 
+@pytest.mark.parametrize("estimate", [{"linearized": LinearizedEstimate(float("nan"), float("nan"), 0.5, 1000)},
+                                      {"bound": BoundEstimate(float("inf"), 0.01, "upper", 0.5, 1000)}])
+def test_a_check_that_is_not_finite_confirms_nothing(estimate):
+    check = diagnose(3.0, records(3.0), 1.0, **estimate)
+    assert not check.converged
+    assert any("is not finite" in r for r in check.reasons)
+
+
 def test_linearized_value_of_a_linear_f_is_exact_whatever_the_networks():
     """f linear in z but not f = -r y (so no control-variate price): its tangent is f itself, and the linearised
     value is the unbiased Monte Carlo value of the equation for networks trained only 20 steps."""

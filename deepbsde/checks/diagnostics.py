@@ -230,7 +230,13 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
         if gap > allowed:
             reasons.append(f"the control-variate Monte Carlo price {control_variate.value:.6g} +/- "
                            f"{control_variate.half_width:.2g} differs from the value by {gap:.3g}")
-    if bound is not None:
+    estimates = {"certified bound": bound, "linearised value": linearized}
+    unknown = [name for name, estimate in estimates.items()
+               if estimate is not None and not np.isfinite([estimate.value, estimate.half_width]).all()]
+    for name in unknown:  # a check that cannot be computed confirms nothing
+        reasons.append(f"the {name} is not finite (the tangent equation overflows along the networks' paths), so "
+                       "nothing confirms the value")
+    if bound is not None and "certified bound" not in unknown:
         beyond = bound.beyond(value)
         if beyond > 0:  # the Result then reports the bound (reported_value): a reason beyond the tolerance
             most = "most" if bound.side == "upper" else "least"
@@ -243,7 +249,7 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
             reasons.append(f"the certified {bound.side} bound {bound.value:.6g} +/- {bound.half_width:.2g} lies "
                            f"{-beyond / scale:.2%} from the value: the networks' Z is a poor control{trained}, so "
                            "training has not found the solution's Z, and the Y_0 trained with it is unconfirmed")
-    if linearized is not None:
+    if linearized is not None and "linearised value" not in unknown:
         gap = abs(value - linearized.value)
         if gap > linearized.half_width + AGREEMENT_LIMIT * scale:
             reasons.append(f"the linearised value {linearized.value:.6g} +/- {linearized.half_width:.2g} (f's tangents "
@@ -330,9 +336,9 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
         except (TypeError, ValueError, NotImplementedError) as error:
             # the tangent equation's loop hands f the time as a tensor: an f computing on t with numpy cannot
             # take it, and the trained result must not be lost for the sake of its check
-            tangent_failure = (f"no {'certified bound' if bounded else 'linearised value'}: f could not be evaluated "
-                             f"with the time t as a tensor ({first_line(error)}); write f with TensorFlow "
-                             "operations on t")
+            what = "certified bound" if bounded else "linearised value"
+            tangent_failure = (f"no {what}: f could not be evaluated with the time t as a tensor "
+                               f"({first_line(error)}); write f with TensorFlow operations on t")
     scale = scale_of(value, payoff_variance)
     finished = None if trainer.plateau is None else trainer.plateau.finished
     # stopped by the iteration cap, or still moving: flagged whatever the bound says, to be trained further
