@@ -114,15 +114,15 @@ class SmallOscillation(equations.Equation):
         return self.eps * (2.0 + tf.exp(self.delta * (t - self.total_time)) * tf.sin(self.lam * _sum(x)))
 
 
-class GBMSquares(equations.Equation):
-    """Linear pricing of sum_i x_i^2 under GBM with drift r and vols from 0.05 to 0.6, f = -r y:
-    u = sum_i x_i^2 e^{(r + sigma_i^2)(T - t)}, u(0, 10) about 1.1e3, Z_i = 2 sigma_i x_i^2 e^{...}."""
+class LinearGBM(equations.Equation):
+    """Linear pricing under GBM with drift `rate` and vols spread evenly from `lowest_vol` to 0.6, f = -r y;
+    a subclass gives g and u."""
 
-    defaults = {"dim": 10, "x0": 10.0, "num_time_interval": 20, "rate": 0.05}
+    lowest_vol = 0.1
 
     @property
     def vols(self) -> np.ndarray:
-        return np.linspace(0.05, 0.6, self.dim)
+        return np.linspace(self.lowest_vol, 0.6, self.dim)
 
     def build_process(self):
         return equations.GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
@@ -130,6 +130,15 @@ class GBMSquares(equations.Equation):
 
     def f(self, t, x, y, z):
         return -self.rate * y
+
+
+class GBMSquares(LinearGBM):
+    """Linear pricing of sum_i x_i^2 under GBM with drift r and vols from 0.05 to 0.6, f = -r y:
+    u = sum_i x_i^2 e^{(r + sigma_i^2)(T - t)}, u(0, 10) about 1.1e3, Z_i = 2 sigma_i x_i^2 e^{...}."""
+
+    defaults = {"dim": 10, "x0": 10.0, "num_time_interval": 20, "rate": 0.05}
+
+    lowest_vol = 0.05
 
     def g(self, x):
         return _sum(tf.square(x))
@@ -289,22 +298,11 @@ class LongHorizonSine(equations.Equation):
         return _sum(tf.square(x)) / self.dim + self.total_time - tf.cast(t, x.dtype)
 
 
-class ShortPuts(equations.Equation):
+class ShortPuts(LinearGBM):
     """Linear pricing (GBM, rate r, vols from 0.1 to 0.6, f = -r y) of a short position in d puts,
     g = -mean_i max(K - x_i, 0): u is minus the mean of Black and Scholes' put prices (about -15.6)."""
 
     defaults = {"dim": 20, "x0": 100.0, "num_time_interval": 20, "rate": 0.02, "strike": 105.0}
-
-    @property
-    def vols(self) -> np.ndarray:
-        return np.linspace(0.1, 0.6, self.dim)
-
-    def build_process(self):
-        return equations.GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
-                                                 drift_rate=self.rate, volatility=self.vols)
-
-    def f(self, t, x, y, z):
-        return -self.rate * y
 
     def g(self, x):
         return -tf.reduce_mean(tf.nn.relu(self.strike - x), axis=1, keepdims=True)

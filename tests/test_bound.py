@@ -10,16 +10,8 @@ import tensorflow as tf
 
 import deepbsde
 import equations
-from deepbsde.checks.bound import (
-    REFINE_STEPS,
-    TIGHTEN_SUBSTEPS,
-    BoundEstimate,
-    LinearizedEstimate,
-    driver_side,
-    linearized_value,
-    tangent_bound,
-    tightened_bound,
-)
+from deepbsde.checks import BoundEstimate, LinearizedEstimate, linearized_value, tangent_bound, tightened_bound
+from deepbsde.checks.bound import REFINE_STEPS, TIGHTEN_SUBSTEPS, driver_side
 from deepbsde.checks.diagnostics import diagnose, reported_value, worth_tightening
 from deepbsde.reference import black_scholes_closed_form_call, cole_hopf_quadrature
 from deepbsde.solver.history import HistoryRecord
