@@ -316,7 +316,58 @@ class ShortPuts(LinearGBM):
         return -tf.reduce_mean(puts, axis=1, keepdims=True)
 
 
+class CorrelatedLogConcave(equations.Equation):
+    """Correlated GBM (drift mu, correlation rho, vols from 0.1 to 0.4), f = kappa |z|^2 with kappa < 0
+    (concave), g = ln(1 + mean x / 100) / (2 kappa): as for gbm_log_quadratic, e^{2 kappa u} solves the
+    linear equation, u = ln(1 + e^{mu (T - t)} mean(x) / 100) / (2 kappa), u(0, x0) about -0.35."""
+
+    defaults = {"dim": 30, "x0": 100.0, "num_time_interval": 20, "mu": 0.03, "kappa": -1.0, "rho": 0.5}
+
+    def build_process(self):
+        correlation = np.full((self.dim, self.dim), self.rho) + (1.0 - self.rho) * np.eye(self.dim)
+        return equations.GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
+                                                 drift_rate=self.mu, volatility=np.linspace(0.1, 0.4, self.dim),
+                                                 correlation=correlation)
+
+    def f(self, t, x, y, z):
+        return self.kappa * _sum(tf.square(z))
+
+    def driver_convexity(self):
+        return "convex" if self.kappa >= 0 else "concave"
+
+    def g(self, x):
+        return self.exact_solution(self.total_time, x)
+
+    def exact_solution(self, t, x):
+        growth = tf.exp(self.mu * (self.total_time - tf.cast(t, x.dtype)))
+        return tf.math.log(1.0 + growth * tf.reduce_mean(x, axis=1, keepdims=True) / 100.0) / (2.0 * self.kappa)
+
+
+class OscillatingTime(equations.Equation):
+    """X = x0 + W, u = 2 + sin(omega t) mean(x): a source oscillating in time, f = -omega cos(omega t) mean(x)
+    + kappa ((y - 2) |sum z| - sin(omega t) |sin(omega t)| mean(x)), whose second part vanishes on the
+    solution (there sum z = sin(omega t)); u(0, x0) = 2."""
+
+    defaults = {"dim": 50, "num_time_interval": 20, "x0": 1.0, "omega": 6.0, "kappa": 1.0}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        phase = self.omega * tf.cast(t, x.dtype)
+        mean = tf.reduce_mean(x, axis=1, keepdims=True)
+        coupling = (y - 2.0) * tf.abs(_sum(z)) - tf.sin(phase) * tf.abs(tf.sin(phase)) * mean
+        return -self.omega * tf.cos(phase) * mean + self.kappa * coupling
+
+    def g(self, x):
+        return self.exact_solution(self.total_time, x)
+
+    def exact_solution(self, t, x):
+        return 2.0 + tf.sin(self.omega * tf.cast(t, x.dtype)) * tf.reduce_mean(x, axis=1, keepdims=True)
+
+
 HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation": SmallOscillation,
            "gbm_squares": GBMSquares, "tanh_ridge": TanhRidge, "geometric_mean_call": GeometricMeanCall,
            "cubic_source": CubicSource, "gbm_log_quadratic": GBMLogQuadratic, "sine_circle": SineCircle,
-           "long_horizon_sine": LongHorizonSine, "short_puts": ShortPuts}
+           "long_horizon_sine": LongHorizonSine, "short_puts": ShortPuts,
+           "correlated_log_concave": CorrelatedLogConcave, "oscillating_time": OscillatingTime}

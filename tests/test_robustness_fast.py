@@ -45,14 +45,20 @@ def test_heldout_equation_solves_its_pde(name):
     _, paths = eq.sample(3, [0, 5], tf.float64)
     x = paths[eq.num_time_interval // 2].numpy()
     scale = np.abs(eq.exact_solution(tf.constant(0.5, tf.float64), tf.constant(x)).numpy()).max()
-    assert np.abs(pde_residual(eq, 0.5, x)).max() < 1e-5 * max(scale, 1.0)
+    # h = 1e-4: with 1e-3 the central difference in t of oscillating_time (omega = 6) is off by about
+    # omega^3 h^2 / 6 = 4e-5 alone
+    assert np.abs(pde_residual(eq, 0.5, x, h=1e-4)).max() < 1e-5 * max(scale, 1.0)
     assert np.allclose(eq.g(tf.constant(x)).numpy(),
                        eq.exact_solution(tf.constant(eq.total_time, tf.float64), tf.constant(x)).numpy())
 
 
 # Measured at d = 4, N = 10, default options, float32, seed 1 (scripts/robustness.py runs them at full size).
-WITHIN_ONE_PERCENT = ("gbm_log_quadratic", "gbm_mean_z", "gbm_squares", "geometric_mean_call", "large_heat",
-                      "short_puts", "sine_circle")
+WITHIN_ONE_PERCENT = ("correlated_log_concave", "gbm_log_quadratic", "gbm_mean_z", "gbm_squares",
+                      "geometric_mean_call", "large_heat", "short_puts", "sine_circle")
+# more than 1% off, and every check but the linearised value passed them: tanh_ridge (f = (y - 4)|z|) 1.8% off,
+# its linearised value 1.4% from Y_0; oscillating_time (a source oscillating in t, f = (y - 2)|sum z| + ...)
+# 2.2% off, its linearised value 34% from Y_0
+CAUGHT_BY_THE_LINEARIZED_VALUE = ("oscillating_time", "tanh_ridge")
 # small_oscillation (u = 0.002, f quadratic in y and z with weight 1 / eps) diverges at step 3 with Heun's step,
 # whose corrector evaluates f at the Euler predictor; cubic_source (f = y - y^3 + h near u = 2, where df/dy is
 # about -11) at step 1: run forward, the Y recursion amplifies errors faster than training can reduce them.
@@ -66,7 +72,7 @@ def default_solve(name: str):
 
 
 def test_every_heldout_problem_has_an_expected_outcome():
-    assert {*WITHIN_ONE_PERCENT, *DIVERGING, "tanh_ridge", "long_horizon_sine"} == set(HELDOUT)
+    assert {*WITHIN_ONE_PERCENT, *CAUGHT_BY_THE_LINEARIZED_VALUE, *DIVERGING, "long_horizon_sine"} == set(HELDOUT)
 
 
 @pytest.mark.parametrize("name", WITHIN_ONE_PERCENT)
@@ -76,9 +82,9 @@ def test_default_solve_of_small_heldout_problem_is_within_one_percent_and_passes
     assert result.diagnostics.converged, result.diagnostics.reasons
 
 
-def test_small_tanh_ridge_off_by_more_than_one_percent_is_flagged_by_its_linearized_value():
-    """f = (y - 4)|z|: Y_0 ends 1.8% above u(0, x0), and only the linearised value (1.4% from it) says so."""
-    result = default_solve("tanh_ridge")
+@pytest.mark.parametrize("name", CAUGHT_BY_THE_LINEARIZED_VALUE)
+def test_small_heldout_problem_off_by_more_than_one_percent_is_flagged_by_its_linearized_value(name):
+    result = default_solve(name)
     assert result.rel_error > 0.01
     assert not result.diagnostics.converged
     assert any("linearised value" in reason for reason in result.diagnostics.reasons)
