@@ -22,6 +22,13 @@ bound from 5.0% above u(0, x0) to 2.0% (K = 4), 1.25% (K = 8) and 0.84% (K = 16)
 tangent lies above f and v >= u(0, x0). The closer the networks are to the solution, the tighter the
 bound; for a linear f it is the control-variate price itself.
 
+All of this holds as stated for an f of (y, z) alone (HJB, different rates). Where f also depends on t or
+x (a source term), the tangent taken at (t_n, X_n) and held over the step lies below f at (t_n, X_n) only:
+the bound then holds up to the change of f along the path within a step, a bias of order dt that
+sub-steps shrink. Measured on quadratic_gradient (|z|^2 plus a source in (t, x); default options, float32,
+seed 1): 0.012% +/- 0.011% below u(0, x0) on one sub-step, 0.004% +/- 0.007% above it on 4, 0.004%
++/- 0.005% below it on 16.
+
 The samples carry sum_n G_n Z_n . dW~_n (mean zero under Q) as a control variate with a fitted
 coefficient, which removes most of their noise where the networks are good.
 
