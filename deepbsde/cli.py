@@ -262,6 +262,9 @@ def command_run(args: argparse.Namespace) -> int:
                       f"{check.bound.tightened_from:.6f} before")
             print(f"certified {check.bound.side} bound on u(0, x0) = {check.bound.value:.6f} "
                   f"+/- {check.bound.half_width:.2g} (95%, {source})")
+        if check.linearized is not None:
+            print(f"linearised value = {check.linearized.value:.6f} +/- {check.linearized.half_width:.2g} (95%, the "
+                  "linear equation of f's tangents along the networks' paths: a check of the value, not a bound)")
         print(check.message() if check.converged else f"WARNING: {check.message()}")
     say(f"{result.iterations} iterations in {result.seconds:.1f} s "
         f"({result.ms_per_iteration:.2f} ms/iteration, compile {result.compile_seconds:.1f} s, {result.device})")

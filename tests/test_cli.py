@@ -50,8 +50,11 @@ def test_run_reports_reference_and_error(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", str(CONFIGS / "burgers.yaml"), "--set", "equation.dim=4", "--set",
                  "equation.num_time_interval=3", "--set", "solver.iterations=5", "--out", str(out)]) == 0
-    assert "reference = 0.500000 (exact solution); relative error =" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "reference = 0.500000 (exact solution); relative error =" in printed
     result = json.loads((out / "result.json").read_text())
+    # Burgers' f is neither linear nor convex: its linearised value is printed and saved
+    assert f"linearised value = {result['diagnostics']['linearized']['value']:.6f}" in printed
     assert result["reference"] == 0.5
     assert result["rel_error"] == pytest.approx(abs(result["value"] - 0.5) / 0.5)
 
