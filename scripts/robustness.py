@@ -242,8 +242,8 @@ def render(rows: list[dict]) -> str:
     lines += [f"- {r['group']} / {r['problem']} (d = {r['dim']}): {r['bound']['side']} bound "
               f"{r['bound']['value']:.6g} +/- {r['bound']['half_width']:.2g} ({r['bound']['paths']} paths)"
               + ("" if r["reference"] is None else
-                 f", {(r['bound']['value'] - r['reference']) / abs(r['reference']):+.2%} from the reference")
-              + f"; value {(r['value'] - r['reference']) / abs(r['reference']):+.2%}" for r in bounded
+                 f", {relative(r['bound']['value'], r['reference']):+.2%} from the reference")
+              + f"; value {relative(r['value'], r['reference']):+.2%}" for r in bounded
               if r["reference"] is not None]
     linearized = [r for r in rows if r.get("linearized") and r["reference"] is not None]
     lines += ["", "Linearised values (generators neither linear nor convex or concave: the same tangent equation,",

@@ -230,13 +230,11 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
         if gap > allowed:
             reasons.append(f"the control-variate Monte Carlo price {control_variate.value:.6g} +/- "
                            f"{control_variate.half_width:.2g} differs from the value by {gap:.3g}")
-    estimates = {"certified bound": bound, "linearised value": linearized}
-    unknown = [name for name, estimate in estimates.items()
-               if estimate is not None and not np.isfinite([estimate.value, estimate.half_width]).all()]
-    for name in unknown:  # a check that cannot be computed confirms nothing
-        reasons.append(f"the {name} is not finite (the tangent equation overflows along the networks' paths), so "
-                       "nothing confirms the value")
-    if bound is not None and "certified bound" not in unknown:
+    for name, estimate in (("certified bound", bound), ("linearised value", linearized)):
+        if estimate is not None and not is_finite(estimate):  # a check that cannot be computed confirms nothing
+            reasons.append(f"the {name} is not finite (the tangent equation overflows along the networks' paths), "
+                           "so nothing confirms the value")
+    if bound is not None and is_finite(bound):
         beyond = bound.beyond(value)
         if beyond > 0:  # the Result then reports the bound (reported_value): a reason beyond the tolerance
             most = "most" if bound.side == "upper" else "least"
@@ -249,7 +247,7 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
             reasons.append(f"the certified {bound.side} bound {bound.value:.6g} +/- {bound.half_width:.2g} lies "
                            f"{-beyond / scale:.2%} from the value: the networks' Z is a poor control{trained}, so "
                            "training has not found the solution's Z, and the Y_0 trained with it is unconfirmed")
-    if linearized is not None and "linearised value" not in unknown:
+    if linearized is not None and is_finite(linearized):
         gap = abs(value - linearized.value)
         if gap > linearized.half_width + AGREEMENT_LIMIT * scale:
             reasons.append(f"the linearised value {linearized.value:.6g} +/- {linearized.half_width:.2g} (f's tangents "
@@ -258,6 +256,11 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
                            "the solution")
     return Diagnostics(not reasons, reasons, float(ratio), float(drift), float(settling), float(y0_sensitivity),
                        control_variate, bound=bound, notes=notes, linearized=linearized)
+
+
+def is_finite(estimate: BoundEstimate | LinearizedEstimate) -> bool:
+    """Whether an estimate's value and its half-width are finite numbers."""
+    return bool(np.isfinite([estimate.value, estimate.half_width]).all())
 
 
 def reported_value(network_value: float, diagnostics: Diagnostics) -> float:
