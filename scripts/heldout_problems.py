@@ -115,8 +115,8 @@ class SmallOscillation(equations.Equation):
 
 
 class LinearGBM(equations.Equation):
-    """Linear pricing under GBM with drift `rate` and vols spread evenly from `lowest_vol` to 0.6, f = -r y;
-    a subclass gives g and u."""
+    """Linear pricing under GBM with drift `rate` and vols `vols` (by default spread evenly from `lowest_vol`
+    to 0.6), f = -r y; a subclass gives g and u."""
 
     lowest_vol = 0.1
 
@@ -175,19 +175,16 @@ class TanhRidge(equations.Equation):
         return 3.0 + tf.tanh(tf.cast(t, x.dtype) + _sum(tf.constant(self.w, x.dtype) * x))
 
 
-class GeometricMeanCall(equations.Equation):
+class GeometricMeanCall(LinearGBM):
     """Linear pricing (GBM, rate r, vol s, f = -r y) of a call on the geometric mean of d assets, a lognormal
     with log-variance s^2 (T - t) / d: Black and Scholes' formula gives u (u(0, x0) about 1.04 at the
     defaults)."""
 
     defaults = {"dim": 50, "x0": 100.0, "num_time_interval": 20, "rate": 0.03, "vol": 0.3, "strike": 100.0}
 
-    def build_process(self):
-        return equations.GeometricBrownianMotion(self.x0, self.total_time, self.num_time_interval,
-                                                 drift_rate=self.rate, volatility=self.vol)
-
-    def f(self, t, x, y, z):
-        return -self.rate * y
+    @property
+    def vols(self) -> float:
+        return self.vol
 
     def g(self, x):
         geometric_mean = tf.exp(tf.reduce_mean(tf.math.log(x), axis=1, keepdims=True))
