@@ -10,7 +10,6 @@ import tensorflow as tf
 
 import deepbsde
 import equations
-from deepbsde.errors import DivergenceError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from heldout_problems import HELDOUT
@@ -53,16 +52,12 @@ def test_heldout_equation_solves_its_pde(name):
 
 
 # Measured at d = 4, N = 10, default options, float32, seed 1 (scripts/robustness.py runs them at full size).
-WITHIN_ONE_PERCENT = ("correlated_log_concave", "gbm_log_quadratic", "gbm_mean_z", "gbm_squares",
+WITHIN_ONE_PERCENT = ("correlated_log_concave", "cubic_source", "gbm_log_quadratic", "gbm_mean_z", "gbm_squares",
                       "geometric_mean_call", "large_heat", "short_puts", "sine_circle")
 # more than 1% off, and every check but the linearised value passed them: tanh_ridge (f = (y - 4)|z|) 1.8% off,
 # its linearised value 1.4% from Y_0; oscillating_time (a source oscillating in t, f = (y - 2)|sum z| + ...)
 # 2.2% off, its linearised value 34% from Y_0
 CAUGHT_BY_THE_LINEARIZED_VALUE = ("oscillating_time", "tanh_ridge")
-# small_oscillation (u = 0.002, f quadratic in y and z with weight 1 / eps) diverges at step 3 with Heun's step,
-# whose corrector evaluates f at the Euler predictor; cubic_source (f = y - y^3 + h near u = 2, where df/dy is
-# about -11) at step 1: run forward, the Y recursion amplifies errors faster than training can reduce them.
-DIVERGING = ("cubic_source", "small_oscillation")
 
 
 def default_solve(name: str):
@@ -72,7 +67,8 @@ def default_solve(name: str):
 
 
 def test_every_heldout_problem_has_an_expected_outcome():
-    assert {*WITHIN_ONE_PERCENT, *CAUGHT_BY_THE_LINEARIZED_VALUE, *DIVERGING, "long_horizon_sine"} == set(HELDOUT)
+    outcomes = {*WITHIN_ONE_PERCENT, *CAUGHT_BY_THE_LINEARIZED_VALUE, "long_horizon_sine", "small_oscillation"}
+    assert outcomes == set(HELDOUT)
 
 
 @pytest.mark.parametrize("name", WITHIN_ONE_PERCENT)
@@ -97,10 +93,14 @@ def test_small_long_horizon_sine_off_by_more_than_one_percent_is_flagged():
     assert not result.diagnostics.converged
 
 
-@pytest.mark.parametrize("name", DIVERGING)
-@pytest.mark.xfail(strict=True, raises=DivergenceError, reason="measured: diverges, an open failure of the defaults")
-def test_default_solve_of_stiff_heldout_problem_is_within_one_percent(name):
-    assert default_solve(name).rel_error < 0.01
+def test_small_oscillation_no_longer_diverges_and_its_y0_is_within_one_percent():
+    """u = 0.002 with f holding 1000 (y - 0.002)^2: run forward, the untamed recursion blew up before the first
+    step (e' = -1000 e^2 on any path about 1e-3 below u). Tamed: Y_0 0.10% off (measured). The reported value is
+    its certified lower bound, 0.99% above u here: the bound holds exactly only for an f of (y, z) alone, and
+    this f's source e^{2 delta (t - T)} costs it a bias of order dt on this coarse grid."""
+    result = default_solve("small_oscillation")
+    assert abs(result.network_value - result.reference) < 0.01 * abs(result.reference)
+    assert result.diagnostics.converged, result.diagnostics.reasons
 
 
 @pytest.mark.slow

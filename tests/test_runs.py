@@ -175,21 +175,21 @@ def test_saved_result_loads_back_without_retraining(tmp_path):
 
 
 def test_a_folder_saved_before_the_diagonal_and_gradient_terms_loads_with_a_full_term(tmp_path):
-    """Folders written before solver.linear_term took "diagonal" and solver.terminal_gradient and
-    solver.time_scheme existed hold a full linear term and no gradient coefficients, were trained
-    with Euler's step, and their config names none of the three."""
+    """Folders written before solver.linear_term took "diagonal" and solver.terminal_gradient,
+    solver.time_scheme and solver.tamed_drift existed hold a full linear term and no gradient
+    coefficients, were trained with Euler's untamed step, and their config names none of the four."""
     equation = equations.get("hjb", dim=3, num_time_interval=4)
     result = deepbsde.solve(equation, iterations=20, log_every=10, hidden_widths=[6], dtype="float64",
-                            linear_term=True, terminal_gradient=False, time_scheme="euler")
+                            linear_term=True, terminal_gradient=False, time_scheme="euler", tamed_drift=False)
     result.save(tmp_path / "old")
     summary_path = tmp_path / "old" / "result.json"
     summary = json.loads(summary_path.read_text())
-    for name in ("linear_term", "terminal_gradient", "time_scheme"):
+    for name in ("linear_term", "terminal_gradient", "time_scheme", "tamed_drift"):
         del summary["config"]["solver"][name]
     summary_path.write_text(json.dumps(summary))
     solver = deepbsde.load(tmp_path / "old")
     assert solver.model.linear_unit.shape == (3, 3, 3) and solver.model.gradient_unit is None
-    assert not solver.model.heun
+    assert not solver.model.heun and solver.model.drift_cap is None
     points = np.random.default_rng(1).standard_normal((4, 3))
     np.testing.assert_allclose(solver.z(2, points), result.model.z_at(2, tf.constant(points)).numpy(), rtol=1e-12)
 

@@ -289,13 +289,57 @@ def test_heun_step_averages_f_at_both_ends_with_an_euler_predictor(preset, schem
     for n in range(eq.num_time_interval):
         noise = np.sum(z[n] * dw[n].numpy(), axis=1, keepdims=True)
         start = eq.f(n * dt, x[n], y, z[n]).numpy()
-        predicted = y - dt * start + noise
+        predicted = y - tamed(model, dt * start) + noise
         end = eq.f((n + 1) * dt, x[n + 1], predicted, z[n + 1]).numpy()
-        y = y - dt * (start + end) / 2 + noise
+        y = y - tamed(model, dt * (start + end) / 2) + noise
     expected = y - eq.g(x[-1]).numpy()
     np.testing.assert_allclose(model.terminal_mismatch(dw, x, training=False).numpy(), expected, rtol=1e-10)
     euler = Trainer(eq, SolverOptions(preset=preset, time_scheme="euler", seed=3)).model
     assert not np.allclose(euler.terminal_mismatch(dw, x, training=False).numpy(), expected, rtol=1e-3)
+
+
+def tamed(model, increment: np.ndarray) -> np.ndarray:
+    """The robust preset's tamed drift increment a (1 + (a / c)^4)^(-1/4), c = |Y_0| + spread of g (pilot)."""
+    if model.drift_cap is None:
+        return increment
+    return increment * (1.0 + (increment / model.drift_cap.numpy()) ** 4) ** -0.25
+
+
+class CubicBlowUp(equations.Equation):
+    """u = 2 + (T - t) / 10 solves u_t + Laplacian(u) / 2 + f = 0 with f = y^3 - u^3 + 1/10; run forward from
+    a Y far above u, the explicit recursion of Y' = -Y^3 overshoots in alternating sign and explodes."""
+
+    defaults = {"dim": 2, "num_time_interval": 5, "total_time": 1.0, "x0": 0.0}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        u = 2.0 + (self.total_time - tf.cast(t, x.dtype)) / 10.0
+        return y ** 3 - u ** 3 + 0.1
+
+    def g(self, x):
+        return tf.fill([tf.shape(x)[0], 1], tf.constant(2.0, x.dtype))
+
+
+@pytest.mark.parametrize("preset", ["robust", "paper"])
+def test_only_the_robust_step_is_tamed_and_it_keeps_a_superlinear_f_finite(preset):
+    eq = CubicBlowUp()
+    dw, x = eq.sample(8, [5, 0], tf.float64)
+    model = Trainer(eq, SolverOptions(preset=preset, seed=3)).model
+    start = tf.fill([8, 1], tf.constant(20.0, tf.float64))  # f dt = 1600 at the first step
+    mismatch = model.terminal_mismatch(dw, x, training=False, y_start=start).numpy()
+    if preset == "paper":
+        assert model.drift_cap is None and np.all(np.abs(mismatch) > 1e30)  # measured: about 1e231
+        return
+    assert Trainer(eq, SolverOptions(tamed_drift=False)).model.drift_cap is None
+    cap = model.drift_cap.numpy()
+    assert np.all(np.abs(mismatch) < 20.0) and 1.5 < cap < 2.5  # the pilot's |Y_0| (1.84; g is constant)
+    increments = np.array([-1e9, -3.0, -0.1, 1e-3, 0.2, 5.0, 1e9])
+    shrunk = model._tamed(tf.constant(increments)).numpy()
+    np.testing.assert_allclose(shrunk, tamed(model, increments), rtol=1e-12)
+    assert np.all(np.abs(shrunk) <= cap * (1 + 1e-12)) and np.all(np.diff(shrunk) > 0)
+    np.testing.assert_allclose(shrunk[2:5], increments[2:5], rtol=(0.2 / cap) ** 4 / 4 * 1.01)
 
 
 def test_the_schemes_by_preset_and_an_unknown_scheme_names_the_field():

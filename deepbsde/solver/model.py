@@ -21,8 +21,9 @@ class DeepBSDEModel(tf.Module):
     L_n a linear term (diagonal by default, options.linear_term) and c_n a
     trained coefficient of the terminal condition's gradient
     (options.terminal_gradient), and Y_0, Z_0 started at estimates, all from
-    pilot paths (deepbsde.solver.initialization). z_coupling (continuation)
-    multiplies Z inside f only.
+    pilot paths (deepbsde.solver.initialization); each step's drift increment
+    f dt is tamed (options.tamed_drift: bounded by the pilot's size of Y, see `_tamed`).
+    z_coupling (continuation) multiplies Z inside f only.
 
     The networks of all steps are one stacked pass whatever N; only the scalar
     Y recursion is sequential. By default it is unrolled (one copy of f per step
@@ -60,10 +61,13 @@ class DeepBSDEModel(tf.Module):
             self.x_std = tf.Variable(scales.x_std, name="x_std", **statistics)
             self.z_scale = tf.Variable(scales.z_scale.reshape(1, 1, dim), name="z_scale", **statistics)
             self.loss_scale = scales.y_scale
+            # the size of Y, which bounds each step's drift increment (see _tamed)
+            self.drift_cap = tf.constant(abs(scales.y0) + scales.y_scale, dtype) if options.tamed_drift else None
         else:
             y0 = tf.random.stateless_uniform([], [seed, 101], *equation.y0_range, dtype=dtype)
             z0 = tf.random.stateless_uniform([1, dim], [seed, 102], -0.1, 0.1, dtype=dtype)
             self.loss_scale = 1.0
+            self.drift_cap = None
         if options.y0_range is not None:
             y0 = tf.random.stateless_uniform([], [seed, 101], *options.y0_range, dtype=dtype)
         if self.robust:
@@ -202,9 +206,22 @@ class DeepBSDEModel(tf.Module):
         drift = eq.f(t, x, y, self.z_coupling * z)
         if end is not None:
             x_next, z_next = end
-            predicted = y - eq.delta_t * drift + z_dot_dw
+            predicted = y - self._tamed(eq.delta_t * drift) + z_dot_dw
             drift = 0.5 * (drift + eq.f(t + eq.delta_t, x_next, predicted, self.z_coupling * z_next))
-        return y - eq.delta_t * drift + z_dot_dw
+        return y - self._tamed(eq.delta_t * drift) + z_dot_dw
+
+    def _tamed(self, increment: tf.Tensor) -> tf.Tensor:
+        """A step's drift increment a = f dt, tamed (robust preset, options.tamed_drift): a (1 + (a / c)^4)^(-1/4)
+        with c the pilot's size of Y, |Y_0| + the spread of g(X_T).
+
+        For an f growing faster than linearly in y (y^3, a Riccati y^2) the explicit recursion, run forward
+        from an untrained start, overshoots to infinity within a few steps (Hutzenthaler, Jentzen and Kloeden,
+        Ann. Appl. Probab. 2012, tamed the Euler step for this). Tamed, an increment never exceeds c, and it
+        is monotone in a; where |a| is far below c, as along a solution whose drift per step is a fraction of
+        the size of Y, it differs from a by a (a / c)^4 / 4, far below the scheme's own error."""
+        if self.drift_cap is None:
+            return increment
+        return increment * (1.0 + tf.square(tf.square(increment / self.drift_cap))) ** -0.25
 
 
 def clipped_square_loss(delta: tf.Tensor, clip: float) -> tf.Tensor:

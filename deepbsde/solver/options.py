@@ -64,6 +64,10 @@ class SolverOptions:
     rather than dt, docs/method.md, section 2); None takes the preset's
     choice (robust: heun, paper: euler). Z_n . dW_n is the same in both. The
     region solver (deepbsde.solver.region) takes Euler steps whatever this says.
+    tamed_drift (robust preset): each step's drift increment a = f dt becomes
+    a (1 + (a / c)^4)^(-1/4), c the pilot's size of Y, so that an f growing
+    faster than linearly in y cannot run Y to infinity (docs/method.md,
+    section 2); the paper preset's step is never tamed.
     """
 
     iterations: int = 6000
@@ -92,6 +96,7 @@ class SolverOptions:
     preset: str = "robust"
     continuation: float = 0.0
     time_scheme: str | None = None
+    tamed_drift: bool = True
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], section: str = "solver") -> SolverOptions:
