@@ -363,8 +363,32 @@ class OscillatingTime(equations.Equation):
         return 2.0 + tf.sin(self.omega * tf.cast(t, x.dtype)) * tf.reduce_mean(x, axis=1, keepdims=True)
 
 
+class SourceOnly(equations.Equation):
+    """X = x0 + W, g = 0: all of u comes from a source, u = (T - t) sin(w . x + phi) with w = (1, ..., 1) /
+    sqrt(d), f = (1 + (T - t) / 2) sin(w . x + phi) (u_t + Laplacian(u) / 2 = -f); u(0, 0) = T sin(phi), about
+    0.2, while Z = sigma^T grad u is of order 1 / sqrt(d) per component and g carries no variation at all."""
+
+    defaults = {"dim": 30, "num_time_interval": 20, "x0": 0.0, "phi": 0.2}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def _phase(self, x):
+        return _sum(x) / np.sqrt(self.dim) + self.phi
+
+    def f(self, t, x, y, z):
+        return (1.0 + 0.5 * (self.total_time - tf.cast(t, x.dtype))) * tf.sin(self._phase(x))
+
+    def g(self, x):
+        return tf.zeros_like(x[:, :1])
+
+    def exact_solution(self, t, x):
+        return (self.total_time - tf.cast(t, x.dtype)) * tf.sin(self._phase(x))
+
+
 HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation": SmallOscillation,
            "gbm_squares": GBMSquares, "tanh_ridge": TanhRidge, "geometric_mean_call": GeometricMeanCall,
            "cubic_source": CubicSource, "gbm_log_quadratic": GBMLogQuadratic, "sine_circle": SineCircle,
            "long_horizon_sine": LongHorizonSine, "short_puts": ShortPuts,
-           "correlated_log_concave": CorrelatedLogConcave, "oscillating_time": OscillatingTime}
+           "correlated_log_concave": CorrelatedLogConcave, "oscillating_time": OscillatingTime,
+           "source_only": SourceOnly}

@@ -25,10 +25,10 @@ def test_settled_run_with_low_loss_passes():
     assert check.converged and check.reasons == []
 
 
-def test_loss_above_payoff_variance_is_noted_but_not_failing():
-    # measured: good runs (bs_default_risk, quadratic_gradient) end with loss above Var g
+def test_loss_above_the_loss_of_z_zero_is_noted_but_not_failing():
+    # measured: good runs (bs_default_risk, quadratic_gradient) end with loss above Var G, the loss of Z = 0
     check = diagnose(2.0, history([2.0] * 6, [3.0] * 6), 1.0)
-    assert check.converged and check.reasons == [] and "Var g" in check.notes[0]
+    assert check.converged and check.reasons == [] and "Var G, the loss of Z = 0" in check.notes[0]
     assert check.loss_ratio == pytest.approx(3.0) and "note: validation loss" in check.message()
     assert check.to_dict()["notes"] == check.notes
 

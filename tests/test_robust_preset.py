@@ -77,3 +77,4 @@ def test_plateau_schedule_holds_its_rate_while_the_validation_loss_still_falls()
     slowing = [HistoryRecord(step, 0.1 * (1.0 - 0.05 * step / 500), 2.0, 1e-2, 0.0) for step in range(0, 501, 100)]
     settled = PlateauSchedule(1e-2, tf.float64, 1.0)
     assert not settled.observe(slowing) and settled.current_rate == pytest.approx(1e-3)
+

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import deepbsde
 import equations
+from deepbsde.solver.initialization import estimate_scales, pathwise_targets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from heldout_problems import HELDOUT
@@ -51,6 +52,20 @@ def test_heldout_equation_solves_its_pde(name):
                        eq.exact_solution(tf.constant(eq.total_time, tf.float64), tf.constant(x)).numpy())
 
 
+def test_pilot_target_carries_the_source_of_f_and_sizes_z_by_it():
+    """g = 0 and u = (T - t) sin(w . x + phi) all from a source in f: by the BSDE, G = g(X_N) + int f dt =
+    Y_0 + int Z dW along the solution, so std G (not std g = 0) is the size of Y's fluctuations, and the
+    regression of G on W_T gives the time average of E Z_t = (T - t) e^{-t/2} cos(phi) w, w = (1, ..., 1) /
+    sqrt(d): cos(phi) w int_0^1 (1 - t) e^{-t/2} dt = cos(phi) w (2 - 4 (1 - e^{-1/2}))."""
+    eq = HELDOUT["source_only"](dim=4)
+    dw, x = eq.sample(4096, [0, 3], tf.float64)
+    target, y0 = pathwise_targets(eq, x)
+    assert abs(y0 - float(eq.exact_value())) < 0.02  # the Z = 0 recursion on means, here E int f dt
+    scales = estimate_scales(eq, seed=1)
+    assert scales.y_scale > 0.3  # std of int_0^1 f dt along a path; std g = 0
+    np.testing.assert_allclose(scales.z0, np.cos(0.2) / 2.0 * (2.0 - 4.0 * (1.0 - np.exp(-0.5))), rtol=0.1)
+
+
 # Measured at d = 4, N = 10, default options, float32, seed 1 (scripts/robustness.py runs them at full size).
 WITHIN_ONE_PERCENT = ("correlated_log_concave", "cubic_source", "gbm_log_quadratic", "gbm_mean_z", "gbm_squares",
                       "geometric_mean_call", "large_heat", "short_puts", "sine_circle")
@@ -58,6 +73,10 @@ WITHIN_ONE_PERCENT = ("correlated_log_concave", "cubic_source", "gbm_log_quadrat
 # its linearised value 1.4% from Y_0; oscillating_time (a source oscillating in t, f = (y - 2)|sum z| + ...)
 # 2.2% off, its linearised value 34% from Y_0
 CAUGHT_BY_THE_LINEARIZED_VALUE = ("oscillating_time", "tanh_ridge")
+# within 1% and flagged anyway (an open false alarm): source_only (g = 0, all of u from a source in (t, x)) ends
+# 0.32% off, but its linearised value, which integrates the source at each step's start (an O(dt) bias where
+# Heun's step has O(dt^2)), lies 4.6% above u on this coarse grid and 2.0% from Y_0
+FLAGGED_WITHIN_ONE_PERCENT = ("source_only",)
 
 
 def default_solve(name: str):
@@ -67,7 +86,8 @@ def default_solve(name: str):
 
 
 def test_every_heldout_problem_has_an_expected_outcome():
-    outcomes = {*WITHIN_ONE_PERCENT, *CAUGHT_BY_THE_LINEARIZED_VALUE, "long_horizon_sine", "small_oscillation"}
+    outcomes = {*WITHIN_ONE_PERCENT, *CAUGHT_BY_THE_LINEARIZED_VALUE, *FLAGGED_WITHIN_ONE_PERCENT,
+                "long_horizon_sine", "small_oscillation"}
     assert outcomes == set(HELDOUT)
 
 
@@ -82,6 +102,14 @@ def test_default_solve_of_small_heldout_problem_is_within_one_percent_and_passes
 def test_small_heldout_problem_off_by_more_than_one_percent_is_flagged_by_its_linearized_value(name):
     result = default_solve(name)
     assert result.rel_error > 0.01
+    assert not result.diagnostics.converged
+    assert any("linearised value" in reason for reason in result.diagnostics.reasons)
+
+
+@pytest.mark.parametrize("name", FLAGGED_WITHIN_ONE_PERCENT)
+def test_small_heldout_problem_within_one_percent_is_flagged_by_its_linearized_value(name):
+    result = default_solve(name)
+    assert result.rel_error < 0.01
     assert not result.diagnostics.converged
     assert any("linearised value" in reason for reason in result.diagnostics.reasons)
 

@@ -4,9 +4,11 @@ Checks (each failing one adds a reason, and any reason makes the verdict
 "not converged"), and one informational comparison (a note, not a reason):
 
 - loss (informational): the validation loss E|Y_N - g(X_N)|^2 against
-  Var g(X_N), the loss of the trivial Z = 0, Y_0 = E g when f = 0. By Han and
+  Var G, G = g(X_N) + sum_n f(t_n, X_n, y_n, 0) dt the path's target, the
+  loss of the trivial Z = 0 (`pathwise_targets`; Var g(X_N) where f(t, x, y,
+  0) does not depend on x). By Han and
   Long (Probab. Uncertain. Quant. Risk 5, 2020), |Y_0 - u(0, x0)|^2 <= C (dt
-  + E|g(X_N) - Y_N|^2): a loss above Var g means the Z networks fit poorly.
+  + E|g(X_N) - Y_N|^2): a loss above Var G means the Z networks fit poorly.
   It is not a verdict on Y_0: measured with default options, good runs had
   loss / Var g of 1.41 (bs_default_risk, 0.01% off) and 1.12
   (quadratic_gradient, 0.09% off), so as a failing reason it raised false
@@ -112,6 +114,7 @@ from deepbsde.checks.control_variate import ControlVariateEstimate, control_vari
 from deepbsde.errors import error_summary
 from deepbsde.reference.resolve import linear_rate
 from deepbsde.solver.history import HistoryRecord
+from deepbsde.solver.initialization import pathwise_targets
 from deepbsde.solver.training import Trainer
 
 LOSS_RATIO_LIMIT = 1.0     # validation loss / Var g above this: no better than Z = 0
@@ -131,15 +134,15 @@ class NotConvergedWarning(UserWarning):
 class Diagnostics:
     """Outcome of the self-check of one solve.
 
-    loss_ratio: validation loss / Var g(X_N) on the validation paths.
+    loss_ratio: validation loss / Var G on the validation paths (module docstring).
     drift: (max - min) of the value over the last DRIFT_WINDOW of training,
-    relative to max(|value|, std g). settling: the same after the adaptive
+    relative to max(|value|, std G). settling: the same after the adaptive
     learning rate's first drop (0 without the adaptive schedule or a drop).
     y0_sensitivity: rms of dY_N / dY_0 on the validation paths (1 where f does not depend on y).
     control_variate: the linear check, or None. bound: the certified bound of a convex or concave f, or None.
     linearized: the value of the tangent equation where f is neither linear nor convex or concave, or None.
     time_grid: {"value_2n", "bias", "richardson"} or None.
-    notes: informational findings that do not fail the verdict (the loss above Var g).
+    notes: informational findings that do not fail the verdict (the loss above Var G).
     """
 
     converged: bool
@@ -175,14 +178,14 @@ class Diagnostics:
         return "self-check FAILED, do not trust this value: " + "; ".join(self.reasons) + noted
 
 
-def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: float,
+def diagnose(value: float, history: Sequence[HistoryRecord], target_variance: float,
              control_variate: ControlVariateEstimate | None = None,
              schedule_finished: bool | None = None, z_weight: float = 1.0,
              bound: BoundEstimate | None = None, y0_sensitivity: float = 1.0,
              linearized: LinearizedEstimate | None = None) -> Diagnostics:
     """The self-check of a finished training run.
 
-    payoff_variance: Var g(X_N) on the validation paths. control_variate:
+    target_variance: Var G on the validation paths (the loss of Z = 0). control_variate:
     the linear check's estimate, where the equation is linear.
     schedule_finished: with the adaptive learning rate, whether it stopped
     training itself (False: the iteration cap came first); None otherwise.
@@ -197,10 +200,11 @@ def diagnose(value: float, history: Sequence[HistoryRecord], payoff_variance: fl
         reasons.append(f"the adaptive learning rate had not settled when the cap of {history[-1].step} "
                        "iterations stopped training")
     loss = history[-1].loss
-    ratio = loss / payoff_variance if payoff_variance > 0 else (0.0 if loss == 0 else np.inf)
+    ratio = loss / target_variance if target_variance > 0 else (0.0 if loss == 0 else np.inf)
     if not ratio <= LOSS_RATIO_LIMIT:
-        notes.append(f"validation loss {loss:.3g} is {ratio:.2f} x Var g(X_T): the Z networks fit poorly")
-    scale = scale_of(value, payoff_variance)
+        notes.append(f"validation loss {loss:.3g} is {ratio:.2f} x Var G, the loss of Z = 0: the Z networks fit "
+                     "poorly")
+    scale = scale_of(value, target_variance)
     drift = final_drift(history, value, scale)
     # a linear equation's control-variate interval bounds the value's error directly: where it puts the
     # value within the tolerance, a value still moving (drift, settling) is a note, not a reason
@@ -289,10 +293,10 @@ def poor_control(bound: BoundEstimate, value: float, scale: float) -> bool:
     return -bound.beyond(value) > bound.half_width + AGREEMENT_LIMIT * scale
 
 
-def scale_of(value: float, payoff_variance: float) -> float:
-    """The size against which the checks measure relative changes: |value|, at least the payoff's standard
-    deviation (a value near 0 is judged by its fluctuations)."""
-    return max(abs(value), np.sqrt(max(payoff_variance, 0.0)), 1e-12)
+def scale_of(value: float, target_variance: float) -> float:
+    """The size against which the checks measure relative changes: |value|, at least the standard deviation of
+    the paths' target G (a value near 0 is judged by its fluctuations)."""
+    return max(abs(value), np.sqrt(max(target_variance, 0.0)), 1e-12)
 
 
 def final_drift(history: Sequence[HistoryRecord], value: float, scale: float) -> float:
@@ -324,7 +328,7 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
     movement checks, proxies for its error, failed (the call spread on the maximum at d = 50, 0.23% off).
     """
     eq = trainer.equation
-    payoff_variance = float(tf.math.reduce_variance(tf.cast(eq.g(trainer.valid_x[-1]), tf.float64)))
+    target_variance = float(tf.math.reduce_variance(pathwise_targets(eq, tf.cast(trainer.valid_x, tf.float64))[0]))
     rate = linear_rate(eq)
     seed = trainer.options.seed
     check = None if rate is None else control_variate_estimate(eq, trainer.model, rate, seed=seed)
@@ -342,7 +346,7 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
             what = "certified bound" if bounded else "linearised value"
             tangent_failure = (f"no {what}: f could not be evaluated with the time t as a tensor "
                                f"({first_line(error)}); write f with TensorFlow operations on t")
-    scale = scale_of(value, payoff_variance)
+    scale = scale_of(value, target_variance)
     finished = None if trainer.plateau is None else trainer.plateau.finished
     # stopped by the iteration cap, or still moving: flagged whatever the bound says, to be trained further
     unsettled = finished is False or final_drift(history, value, scale) > DRIFT_LIMIT
@@ -365,13 +369,13 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
                               f"{TIGHTEN_SUBSTEPS} sub-steps per time step{refined} (the model is left as trained)")
                 bound = replace(tighter, tightened_from=bound.value)
     arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer), linearized)
-    diagnostics = diagnose(value, history, payoff_variance, check, *arguments)
+    diagnostics = diagnose(value, history, target_variance, check, *arguments)
     for note in (tangent_failure, tightening):
         if note is not None:
             diagnostics = replace(diagnostics, notes=[*diagnostics.notes, note])
     if rate is not None and check is not None and not diagnostics.converged and not certifies(check, value):
         wider = control_variate_estimate(eq, trainer.model, rate, paths=4 * check.paths, seed=seed)
-        diagnostics = diagnose(value, history, payoff_variance, wider, *arguments)
+        diagnostics = diagnose(value, history, target_variance, wider, *arguments)
     return diagnostics
 
 
