@@ -201,9 +201,11 @@ def render(rows: list[dict]) -> str:
              "sine_circle (d = 2, f convex and quadratic in (y, z)), long_horizon_sine (T = 5 on 20 steps, f a",
              "sine of (y, |z|^2)), short_puts (GBM, linear, u about -15.6), correlated_log_concave",
              "(correlated GBM, f = -|z|^2, u about -0.35), oscillating_time (Brownian, a source oscillating in",
-             "t, f = (y - 2)|sum z| + ...). The hjb_dims group is HJB in low dimensions, where |grad u| is of",
+             "t, f = (y - 2)|sum z| + ...); and, after the pilot took the source of f into account,",
+             "source_only (Brownian, g = 0, u about 0.2 all from a source in (t, x)). The hjb_dims group is HJB",
+             "in low dimensions, where |grad u| is of",
              "order 1 and f weighs on the value, at lambda = 1 and at a larger lambda per dimension.", "",
-             "| group | problem | d | value | reference | rel. error | verdict | loss / Var g | time |",
+             "| group | problem | d | value | reference | rel. error | verdict | loss / Var G | time |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         reference = "-" if r["reference"] is None else f"{r['reference']:.6g}"

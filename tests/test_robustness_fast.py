@@ -74,8 +74,7 @@ WITHIN_ONE_PERCENT = ("correlated_log_concave", "cubic_source", "gbm_log_quadrat
 # 2.2% off, its linearised value 34% from Y_0
 CAUGHT_BY_THE_LINEARIZED_VALUE = ("oscillating_time", "tanh_ridge")
 # within 1% and flagged anyway (an open false alarm): source_only (g = 0, all of u from a source in (t, x)) ends
-# 0.32% off, but its linearised value, which integrates the source at each step's start (an O(dt) bias where
-# Heun's step has O(dt^2)), lies 4.6% above u on this coarse grid and 2.0% from Y_0
+# 0.32% off, but its value still moved by 0.29% over the last fifth of training, where 0.2% is allowed
 FLAGGED_WITHIN_ONE_PERCENT = ("source_only",)
 
 
@@ -107,11 +106,11 @@ def test_small_heldout_problem_off_by_more_than_one_percent_is_flagged_by_its_li
 
 
 @pytest.mark.parametrize("name", FLAGGED_WITHIN_ONE_PERCENT)
-def test_small_heldout_problem_within_one_percent_is_flagged_by_its_linearized_value(name):
+def test_small_heldout_problem_within_one_percent_is_flagged_for_its_drift(name):
     result = default_solve(name)
     assert result.rel_error < 0.01
     assert not result.diagnostics.converged
-    assert any("linearised value" in reason for reason in result.diagnostics.reasons)
+    assert [reason for reason in result.diagnostics.reasons if "still moved" not in reason] == []
 
 
 def test_small_long_horizon_sine_off_by_more_than_one_percent_is_flagged():
