@@ -71,7 +71,7 @@ WITHIN_ONE_PERCENT = ("correlated_log_concave", "cubic_source", "gbm_log_quadrat
                       "geometric_mean_call", "large_heat", "short_puts", "sine_circle")
 # more than 1% off, and every check but the linearised value passed them: tanh_ridge (f = (y - 4)|z|) 1.8% off,
 # its linearised value 1.4% from Y_0; oscillating_time (a source oscillating in t, f = (y - 2)|sum z| + ...)
-# 2.1% off, its linearised value 1.8% from Y_0 and 0.3% from u
+# 2.1% off, its linearised value 2.6% from Y_0 and 0.5% from u
 CAUGHT_BY_THE_LINEARIZED_VALUE = ("oscillating_time", "tanh_ridge")
 # within 1% and flagged anyway (an open false alarm): source_only (g = 0, all of u from a source in (t, x)) ends
 # 0.32% off, but its value still moved by 0.29% over the last fifth of training, where 0.2% is allowed
