@@ -1,5 +1,6 @@
 """Reliable long runs: interruption and resume, divergence guard, run records,
 saved models, and bad input that loses nothing."""
+import dataclasses
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import tensorflow as tf
 import yaml
 
 import deepbsde
+import deepbsde.solver.model as model_module
 import equations
 from deepbsde.cli import main
 from deepbsde.runs.result import read_history
@@ -192,6 +194,23 @@ def test_a_folder_saved_before_the_diagonal_and_gradient_terms_loads_with_a_full
     assert not solver.model.heun and solver.model.drift_cap is None
     points = np.random.default_rng(1).standard_normal((4, 3))
     np.testing.assert_allclose(solver.z(2, points), result.model.z_at(2, tf.constant(points)).numpy(), rtol=1e-12)
+
+
+def test_a_folder_saved_under_other_pilot_steps_loads_its_trained_y0_and_z0(tmp_path, monkeypatch):
+    """A folder saved before the pilot sized Y by each path's target G (not g alone) holds Y_0 and Z_0 as units
+    of the steps of its time, which differ where f has a source in x (quadratic_gradient): loaded under other
+    steps (here twice as large), the model takes its Y_0 and Z_0 from the saved values."""
+    equation = equations.get("quadratic_gradient", dim=3, num_time_interval=4)
+    result = deepbsde.solve(equation, iterations=20, log_every=10, hidden_widths=[6], dtype="float64")
+    result.save(tmp_path / "old")
+    pilot = model_module.estimate_scales
+    monkeypatch.setattr(model_module, "estimate_scales", lambda eq, seed: dataclasses.replace(
+        pilot(eq, seed), y_scale=2.0 * pilot(eq, seed).y_scale, z_scale=2.0 * pilot(eq, seed).z_scale))
+    solver = deepbsde.load(tmp_path / "old")
+    assert solver.model.y0_step.numpy() == pytest.approx(2.0 * result.model.y0_step.numpy())
+    y0, z0 = solver.model.initial_values()
+    np.testing.assert_allclose(y0.numpy(), result.model.y0.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(z0.numpy(), result.model.z0.numpy(), rtol=1e-12)
 
 
 @pytest.fixture

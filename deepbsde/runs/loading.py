@@ -85,6 +85,7 @@ def load(directory: str | Path) -> TrainedSolver:
     except Exception as error:  # a damaged checkpoint fails in many ways (NotFound, DataLoss, Index, Value...)
         raise RunFolderError(str(model_path), f"the model cannot be restored ({shown(error_summary(error))})"
                              ) from None
+    model.match_restored_values()
     solver = TrainedSolver(summary, equation, model, config.solver.loss_clip)
     if (directory / "history.csv").exists():
         solver.history = read_history(directory / "history.csv")

@@ -46,6 +46,8 @@ def run_config(config: RunConfig, out: str | Path, *, resume: bool = False, over
         history = []
         if resume:
             history = directory.restore_latest(config.solver.iterations)
+            if isinstance(trainer, Trainer):
+                trainer.model.match_restored_values()
             directory.save_config(resolved)
         try:
             history, timings = trainer.run([directory, *observers], history, should_stop)

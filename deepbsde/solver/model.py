@@ -1,6 +1,7 @@
 """The deep BSDE model: trainable Y_0, Z_0 and the stacked Z subnetworks."""
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from deepbsde.solver.initialization import estimate_scales
@@ -121,6 +122,18 @@ class DeepBSDEModel(tf.Module):
             y0, z0 = self.initial_values()
             self.y0.assign(y0)
             self.z0.assign(z0)
+
+    def match_restored_values(self) -> None:
+        """After a checkpoint restore (robust preset): where the trained Y_0, Z_0 the checkpoint saved
+        (`y0`, `z0`) are not the restored units times this build's steps, the units are set from them.
+        A folder saved before the pilot sized Y by each path's target G, not by g alone, holds units in
+        the steps of its time, which differ where f has a source in x."""
+        if not self.robust:
+            return
+        y0, z0 = self.initial_values()
+        if not (np.allclose(y0.numpy(), self.y0.numpy()) and np.allclose(z0.numpy(), self.z0.numpy())):
+            self.y0_unit.assign(self.y0 / self.y0_step)
+            self.z0_unit.assign(self.z0 / self.z0_step)
 
     def z_all_steps(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         """Z_n for n = 0..N-1, shape [N, batch, d]."""
