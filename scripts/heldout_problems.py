@@ -20,6 +20,11 @@ def _sum(v: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(v, axis=1, keepdims=True)
 
 
+def _ridge(x: tf.Tensor) -> tf.Tensor:
+    """w . x with the unit vector w = (1, ..., 1) / sqrt(d), d the last axis of x."""
+    return _sum(x) / np.sqrt(x.shape[-1])
+
+
 def _normal_cdf(v: tf.Tensor) -> tf.Tensor:
     return 0.5 * tf.math.erfc(-v / np.sqrt(2.0))
 
@@ -209,20 +214,17 @@ class CubicSource(equations.Equation):
     def build_process(self):
         return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
 
-    def _ridge(self, x):
-        return _sum(x) / np.sqrt(self.dim)
-
     def f(self, t, x, y, z):
         t = tf.cast(t, x.dtype)
         u = self.exact_solution(t, x)
-        heat = 0.5 * tf.exp(t - self.total_time) * tf.sin(self._ridge(x))  # u_t + L u, |w| = 1
+        heat = 0.5 * tf.exp(t - self.total_time) * tf.sin(_ridge(x))  # u_t + L u, |w| = 1
         return y - y ** 3 - heat - (u - u ** 3)
 
     def g(self, x):
         return self.exact_solution(self.total_time, x)
 
     def exact_solution(self, t, x):
-        return 2.0 + tf.exp(tf.cast(t, x.dtype) - self.total_time) * tf.sin(self._ridge(x))
+        return 2.0 + tf.exp(tf.cast(t, x.dtype) - self.total_time) * tf.sin(_ridge(x))
 
 
 class GBMLogQuadratic(equations.Equation):
@@ -272,7 +274,7 @@ class SineCircle(equations.Equation):
         return self.exact_solution(self.total_time, x)
 
     def exact_solution(self, t, x):
-        return 5.0 + tf.exp((tf.cast(t, x.dtype) - self.total_time) / 2.0) * tf.sin(_sum(x) / np.sqrt(self.dim))
+        return 5.0 + tf.exp((tf.cast(t, x.dtype) - self.total_time) / 2.0) * tf.sin(_ridge(x))
 
 
 class LongHorizonSine(equations.Equation):
@@ -373,17 +375,14 @@ class SourceOnly(equations.Equation):
     def build_process(self):
         return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
 
-    def _phase(self, x):
-        return _sum(x) / np.sqrt(self.dim) + self.phi
-
     def f(self, t, x, y, z):
-        return (1.0 + 0.5 * (self.total_time - tf.cast(t, x.dtype))) * tf.sin(self._phase(x))
+        return (1.0 + 0.5 * (self.total_time - tf.cast(t, x.dtype))) * tf.sin(_ridge(x) + self.phi)
 
     def g(self, x):
         return tf.zeros_like(x[:, :1])
 
     def exact_solution(self, t, x):
-        return (self.total_time - tf.cast(t, x.dtype)) * tf.sin(self._phase(x))
+        return (self.total_time - tf.cast(t, x.dtype)) * tf.sin(_ridge(x) + self.phi)
 
 
 HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation": SmallOscillation,
