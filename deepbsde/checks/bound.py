@@ -165,12 +165,12 @@ class _BoundSamples:
         if steps > first:
             _, *state = tf.while_loop(lambda k, *_: k < steps, body, (tf.constant(first), *state),
                                       maximum_iterations=steps - first)
-        x, y, discount, running, _, last_a, last_c = state
+        x, y, discount, running, control, last_a, last_c = state
         if self.trapezoid:  # the last step, closed by the tangent at (X_N, Y_N, Z_N = sigma^T grad g(X_N))
             _, a, _, c = self._tangent(eq.total_time, x, y, model.terminal_gradient(x))
             discount, running = _trapezoid_step(discount, running, last_a, last_c, a, c, eq.delta_t)
         target = discount * eq.g(x) + running
-        return tf.cast(target[:, 0], tf.float64), tf.cast(state[4][:, 0], tf.float64)
+        return tf.cast(target[:, 0], tf.float64), tf.cast(control[:, 0], tf.float64)
 
     def _tangent(self, t: float | tf.Tensor, x: tf.Tensor, y: tf.Tensor,
                  z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
