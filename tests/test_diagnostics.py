@@ -193,12 +193,14 @@ def test_y0_the_loss_barely_sees_is_flagged():
 
 
 @pytest.mark.slow
-def test_burgers_with_default_options_is_flagged_for_its_unidentified_y0():
-    """Burgers d = 50 with default options: Y_0 reaches Y_N multiplied by about 0.1 (measured 0.103 in
-    float64; 0.05 before the robust preset had the terminal gradient, when the run ended 7% off with
-    a settled value), below the limit under which the loss cannot be trusted to determine Y_0."""
+def test_burgers_is_flagged_for_its_unidentified_y0():
+    """Burgers d = 50: Y_0 reaches Y_N multiplied by about 0.1 to 0.2 (measured 0.103 in float64 with
+    default options, 0.145 after 1000 steps; 0.05 before the robust preset had the terminal gradient,
+    when the run ended 7% off with a settled value), below the limit under which the loss cannot be
+    trusted to determine Y_0. A property of the equation (it damps a change of Y_0), so a run capped
+    at 1000 steps shows it as the full default run does."""
     with pytest.warns(NotConvergedWarning):
-        result = deepbsde.solve("burgers", seed=1)
+        result = deepbsde.solve("burgers", seed=1, iterations=1000)
     assert result.diagnostics.y0_sensitivity < SENSITIVITY_LIMIT
     assert any("barely determines Y_0" in reason for reason in result.diagnostics.reasons)
 

@@ -18,16 +18,16 @@ SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import deepbsde, equations
+    from deepbsde.solver.options import SolverOptions
+    from deepbsde.solver.training import Trainer
     values = {}
     for batch_norm in (False, True):
         for devices in (None, ["/cpu:0", "/cpu:1"]):
-            result = deepbsde.solve(equations.get("burgers", dim=5, num_time_interval=10), iterations=1000,
-                                    log_every=500, seed=1, dtype="float64", learning_rates=[2e-2, 2e-3],
-                                    lr_boundaries=[700], y0_range=[0.0, 1.0], batch_norm=batch_norm,
-                                    devices=devices)
-            values[f"{batch_norm}-{devices is not None}"] = result.value
-    from deepbsde.solver.options import SolverOptions
-    from deepbsde.solver.training import Trainer
+            options = SolverOptions(iterations=1000, log_every=500, seed=1, dtype="float64",
+                                    learning_rates=[2e-2, 2e-3], lr_boundaries=[700], y0_range=[0.0, 1.0],
+                                    batch_norm=batch_norm, devices=devices)
+            history, _ = Trainer(equations.get("burgers", dim=5, num_time_interval=10), options).run()
+            values[f"{batch_norm}-{devices is not None}"] = history[-1].value  # the trained Y_0
     try:
         Trainer(equations.get("hjb", dim=2), SolverOptions.from_mapping({"batch_size": 7}),
                 tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))

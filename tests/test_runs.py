@@ -3,6 +3,7 @@ saved models, and bad input that loses nothing."""
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -213,13 +214,23 @@ def test_a_folder_saved_under_other_pilot_steps_loads_its_trained_y0_and_z0(tmp_
     np.testing.assert_allclose(z0.numpy(), result.model.z0.numpy(), rtol=1e-12)
 
 
+FINISHED = {"equation": SMALL["equation"], "solver": {**SMALL["solver"], "iterations": 20, "checkpoint_every": 10}}
+
+
+@pytest.fixture(scope="module")
+def finished_once(tmp_path_factory):
+    """One finished 20-step run, made once for the module's tests, which each work on a copy."""
+    folder = tmp_path_factory.mktemp("finished")
+    assert main(["run", str(write_config(folder, FINISHED)), "--out", str(folder / "done"), "--quiet"]) == 0
+    return folder / "done"
+
+
 @pytest.fixture
-def finished_run(tmp_path):
-    config = write_config(tmp_path, {"equation": SMALL["equation"],
-                                     "solver": {**SMALL["solver"], "iterations": 20, "checkpoint_every": 10}})
+def finished_run(tmp_path, finished_once):
+    """A copy of the finished run in this test's own folder, with its config: (config, run folder)."""
     out = tmp_path / "done"
-    assert main(["run", str(config), "--out", str(out), "--quiet"]) == 0
-    return config, out
+    shutil.copytree(finished_once, out, symlinks=True)
+    return write_config(tmp_path, FINISHED), out
 
 
 def test_folder_holding_a_run_is_refused_and_untouched(finished_run, capsys):

@@ -101,11 +101,19 @@ def test_short_run_reaches_explicit_solution(dtype):
 
 
 @pytest.mark.slow
+def _train(equation, **options):
+    """The trained Trainer and its history: training alone, without solve's self-check (whose bound
+    tightening would double these tests' time and is tested in tests/test_bound.py)."""
+    trainer = Trainer(equation, SolverOptions.from_mapping(options))
+    history, _ = trainer.run()
+    return trainer, history
+
+
 def test_same_seed_same_run_other_seed_other_run():
     def run(seed):
-        result = deepbsde.solve(equations.get("allen_cahn", dim=3, num_time_interval=4), iterations=30,
-                                log_every=10, seed=seed, dtype="float64")
-        return [(r.loss, r.value) for r in result.history]
+        _, history = _train(equations.get("allen_cahn", dim=3, num_time_interval=4), iterations=30, log_every=10,
+                            seed=seed, dtype="float64")
+        return [(r.loss, r.value) for r in history]
 
     first, again, other = run(5), run(5), run(6)
     assert first == again
@@ -115,8 +123,9 @@ def test_same_seed_same_run_other_seed_other_run():
 @pytest.mark.slow
 def test_jit_and_plain_graph_agree():
     def value(jit):
-        return deepbsde.solve(equations.get("hjb", dim=4, num_time_interval=5), iterations=20, log_every=20,
-                              seed=2, jit_compile=jit, dtype="float64").value
+        _, history = _train(equations.get("hjb", dim=4, num_time_interval=5), iterations=20, log_every=20, seed=2,
+                            jit_compile=jit, dtype="float64")
+        return history[-1].value
     assert value(True) == pytest.approx(value(False), rel=1e-9)
 
 
@@ -170,13 +179,13 @@ def test_new_option_errors():
 def test_several_steps_per_call_give_the_same_training():
     """steps_per_call draws batch k from (seed, k) and updates in one compiled loop: same run."""
     def run(steps_per_call):
-        return deepbsde.solve(equations.get("hjb", dim=3, num_time_interval=4), iterations=25, log_every=10,
-                              dtype="float64", steps_per_call=steps_per_call, reference=None)
+        return _train(equations.get("hjb", dim=3, num_time_interval=4), iterations=25, log_every=10,
+                      dtype="float64", steps_per_call=steps_per_call)
 
-    one, blocks = run(1), run(7)  # 7 does not divide 10 or 25: calls end at every log point
-    assert [r.step for r in blocks.history] == [r.step for r in one.history] == [0, 10, 20, 25]
-    assert blocks.value == pytest.approx(one.value, rel=1e-10)
-    np.testing.assert_allclose(blocks.z0, one.z0, rtol=1e-9)
+    (one, one_history), (blocks, blocks_history) = run(1), run(7)  # 7 divides neither 10 nor 25
+    assert [r.step for r in blocks_history] == [r.step for r in one_history] == [0, 10, 20, 25]
+    assert blocks_history[-1].value == pytest.approx(one_history[-1].value, rel=1e-10)
+    np.testing.assert_allclose(blocks.z0(), one.z0(), rtol=1e-9)
 
 
 def test_divergence_inside_a_call_names_its_step():

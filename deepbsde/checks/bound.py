@@ -300,6 +300,7 @@ def tightened_bound(equation: Equation, model: DeepBSDEModel, *, steps: int = TI
     def train(sub: int, count: int, first_batch: int) -> BoundEstimate:
         sampler = _BoundSamples(equation, model, sub)
         optimizer = tf.keras.optimizers.Adam(TIGHTEN_RATE)
+        optimizer.build(variables)  # its slots made here, not inside the traced step (a second trace)
 
         def step(seed_pair: tf.Tensor) -> None:
             with tf.GradientTape() as tape:
