@@ -385,9 +385,64 @@ class SourceOnly(equations.Equation):
         return (self.total_time - tf.cast(t, x.dtype)) * tf.sin(_ridge(x) + self.phi)
 
 
+class CorrelatedBrownianMotion(equations.ForwardProcess):
+    """X_t = x0 + sigma W_t with a constant d x d matrix sigma (the Bachelier model of a quant's normal vols),
+    written here as a user would write a forward process of their own."""
+
+    def __init__(self, x0, total_time, num_time_interval, sigma: np.ndarray):
+        super().__init__(x0, total_time, num_time_interval)
+        self.sigma = np.asarray(sigma, np.float64)
+
+    def paths_from_increments(self, dw, x0=None):
+        steps = tf.linalg.matvec(tf.constant(self.sigma, dw.dtype), dw)
+        sums = tf.concat([tf.zeros_like(steps[:1]), tf.cumsum(steps, axis=0)], axis=0)
+        x0 = tf.constant(self.x0, dw.dtype) if x0 is None else tf.cast(x0, dw.dtype)
+        return x0 + sums
+
+    def drift(self, x):
+        return tf.zeros_like(x)
+
+    def diffusion_transpose_times(self, x, v):
+        return tf.linalg.matvec(tf.constant(self.sigma, v.dtype), v, transpose_a=True)
+
+    def gradient_from_z(self, x, z):
+        return np.linalg.solve(self.sigma.T, np.asarray(z))
+
+
+class BachelierBasket(equations.Equation):
+    """Linear pricing (f = -r y) of a call on the mean of d assets under the Bachelier model X = x0 + sigma W,
+    sigma = diag(normal vols from 5 to 30) L, L the Cholesky factor of a correlation rho: the mean is normal,
+    so u = e^{-r (T - t)} ((m - K) Phi(k) + s phi(k)), m the mean of x, s^2 = |sigma^T w|^2 (T - t), w = 1 / d,
+    k = (m - K) / s; u(0, x0) about 3.9. A full matrix sigma and a payoff with a kink."""
+
+    defaults = {"dim": 20, "x0": 100.0, "num_time_interval": 20, "rate": 0.03, "strike": 100.0, "rho": 0.3}
+
+    @property
+    def sigma(self) -> np.ndarray:
+        correlation = np.full((self.dim, self.dim), self.rho) + (1.0 - self.rho) * np.eye(self.dim)
+        return np.linspace(5.0, 30.0, self.dim)[:, None] * np.linalg.cholesky(correlation)
+
+    def build_process(self):
+        return CorrelatedBrownianMotion(self.x0, self.total_time, self.num_time_interval, self.sigma)
+
+    def f(self, t, x, y, z):
+        return -self.rate * y
+
+    def g(self, x):
+        return tf.nn.relu(tf.reduce_mean(x, axis=1, keepdims=True) - self.strike)
+
+    def exact_solution(self, t, x):
+        tau = self.total_time - tf.cast(t, x.dtype)
+        spread = float(np.linalg.norm(self.sigma.T @ np.full(self.dim, 1.0 / self.dim))) * tf.sqrt(tau)
+        moneyness = tf.reduce_mean(x, axis=1, keepdims=True) - self.strike
+        k = moneyness / spread
+        density = tf.exp(-0.5 * tf.square(k)) / np.sqrt(2.0 * np.pi)
+        return tf.exp(-self.rate * tau) * (moneyness * _normal_cdf(k) + spread * density)
+
+
 HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation": SmallOscillation,
            "gbm_squares": GBMSquares, "tanh_ridge": TanhRidge, "geometric_mean_call": GeometricMeanCall,
            "cubic_source": CubicSource, "gbm_log_quadratic": GBMLogQuadratic, "sine_circle": SineCircle,
            "long_horizon_sine": LongHorizonSine, "short_puts": ShortPuts,
            "correlated_log_concave": CorrelatedLogConcave, "oscillating_time": OscillatingTime,
-           "source_only": SourceOnly}
+           "source_only": SourceOnly, "bachelier_basket": BachelierBasket}
