@@ -100,7 +100,6 @@ def test_short_run_reaches_explicit_solution(dtype):
     assert result.ms_per_iteration > 0 and result.seconds > result.compile_seconds > 0
 
 
-@pytest.mark.slow
 def _train(equation, **options):
     """The trained Trainer and its history: training alone, without solve's self-check (whose bound
     tightening would double these tests' time and is tested in tests/test_bound.py)."""
@@ -109,6 +108,7 @@ def _train(equation, **options):
     return trainer, history
 
 
+@pytest.mark.slow
 def test_same_seed_same_run_other_seed_other_run():
     def run(seed):
         _, history = _train(equations.get("allen_cahn", dim=3, num_time_interval=4), iterations=30, log_every=10,
