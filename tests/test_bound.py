@@ -1,5 +1,6 @@
 """The certified bound from the tangents of a convex or concave generator, and the linearised value of any
 other generator (deepbsde.checks.bound)."""
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -273,3 +274,20 @@ def test_linearized_value_integrates_a_source_in_t_and_x_by_the_trapezoidal_rule
     estimate = linearized_value(eq, result.model, paths=2 ** 16, seed=3)
     assert estimate.half_width < 0.01 * eq.exact_value()  # the start's rule: 4.6% off, 5 half-widths
     assert abs(estimate.value - eq.exact_value()) < 1.5 * estimate.half_width
+
+
+def test_checks_built_anew_for_each_solve_do_not_read_as_retracing():
+    """Each solve builds its own samplers, each traced once: TensorFlow, which counts traces by code object,
+    warned of "retracing" after a few solves in one process (seen in a loop of the battery's solves)."""
+    eq = equations.get("hjb", dim=2, num_time_interval=3)
+    model = DeepBSDEModel(eq, SolverOptions(hidden_widths=[4]), tf.float64)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    tf.get_logger().addHandler(handler)
+    try:
+        for seed in range(8):
+            linearized_value(eq, model, paths=256, seed=seed)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [record.getMessage() for record in records if "retracing" in record.getMessage()]

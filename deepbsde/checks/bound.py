@@ -56,6 +56,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepbsde.checks.control_variate import ControlledMoments, path_chunks
+from deepbsde.solver.compiled import instance_function
 from deepbsde.solver.model import DeepBSDEModel
 from deepbsde.validation import positive_int
 from equations.base import Equation
@@ -142,7 +143,7 @@ class _BoundSamples:
         self.equation = (equation if substeps == 1 else
                          type(equation)(**{**equation.params,
                                            "num_time_interval": substeps * equation.num_time_interval}))
-        self.call = tf.function(self._samples, reduce_retracing=True, autograph=False)
+        self.call = instance_function(self._samples, reduce_retracing=True, autograph=False)
 
     def _samples(self, seed: tf.Tensor, size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         eq, model = self.equation, self.model

@@ -49,6 +49,7 @@ import tensorflow as tf
 
 from deepbsde.errors import ParameterError
 from deepbsde.reference.estimate import Z_95, RunningMoments
+from deepbsde.solver.compiled import instance_function
 from deepbsde.solver.model import DeepBSDEModel
 from deepbsde.solver.region import RegionModel
 from deepbsde.validation import positive_int
@@ -209,7 +210,7 @@ class _PathSamples:
         self.equation, self.model, self.gradient = equation, model, gradient
         self.discount = float(np.exp(-rate * equation.total_time))
         self.weights = tf.constant(discount_weights(rate, equation.delta_t, equation.num_time_interval), tf.float64)
-        self.call = tf.function(self._samples, reduce_retracing=True, autograph=False)
+        self.call = instance_function(self._samples, reduce_retracing=True, autograph=False)
 
     def _samples(self, seed: tf.Tensor, size: tf.Tensor) -> dict[str, tf.Tensor]:
         eq, model = self.equation, self.model
@@ -319,7 +320,7 @@ class RegionControlVariate:
     def __init__(self, model: RegionModel):
         self.model = model
         self.problem = model.problem
-        self._chunk = tf.function(self._samples, reduce_retracing=True)
+        self._chunk = instance_function(self._samples, reduce_retracing=True)
 
     def _samples(self, x0: tf.Tensor, p: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, ...]:
         """A and B [batch], their derivatives in x0 [batch, d] and in p [batch, k], per path."""

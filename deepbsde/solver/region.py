@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from deepbsde.errors import ParameterError
 from deepbsde.solver.adaptive import PlateauSchedule
+from deepbsde.solver.compiled import instance_function
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import clipped_square_loss
 from deepbsde.solver.networks import StackedSubnetworks
@@ -196,7 +197,7 @@ class RegionSolution:
     def __init__(self, model: RegionModel):
         self.model = model
         self.problem = model.problem
-        self._evaluate = tf.function(self._value_and_gradients, reduce_retracing=True)
+        self._evaluate = instance_function(self._value_and_gradients, reduce_retracing=True)
 
     def _value_and_gradients(self, x: tf.Tensor, p: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
         with tf.GradientTape(persistent=True) as tape:
