@@ -76,26 +76,6 @@ def assert_same_run(resumed: Path, straight: Path) -> None:
     np.testing.assert_allclose([r.loss for r in ha], [r.loss for r in hb], rtol=1e-9)
 
 
-FINISHED = {**SMALL, "solver": {**SMALL["solver"], "iterations": 20, "checkpoint_every": 10, "log_every": 10}}
-
-
-@pytest.fixture(scope="module")
-def finished_once(tmp_path_factory):
-    """One finished 20-step run, made once per module (a run of the command costs about 9 s)."""
-    folder = tmp_path_factory.mktemp("finished")
-    completed = deepbsde("run", write_config(folder, FINISHED), "--out", folder / "done", "--quiet")
-    assert completed.returncode == 0, completed.stderr
-    return folder / "done"
-
-
-@pytest.fixture
-def finished(tmp_path, finished_once):
-    """A copy of the finished run in this test's own folder, with its config: (config, run folder)."""
-    out = tmp_path / "done"
-    shutil.copytree(finished_once, out, symlinks=True)
-    return write_config(tmp_path, FINISHED), out
-
-
 # ---------------------------------------------------------------- 1. ownership
 def test_overwrite_refuses_a_folder_of_the_users_own_files_and_keeps_them(tmp_path):
     config = write_config(tmp_path)

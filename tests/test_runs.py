@@ -3,7 +3,6 @@ saved models, and bad input that loses nothing."""
 import dataclasses
 import json
 import os
-import shutil
 import signal
 import struct
 import subprocess
@@ -214,27 +213,8 @@ def test_a_folder_saved_under_other_pilot_steps_loads_its_trained_y0_and_z0(tmp_
     np.testing.assert_allclose(z0.numpy(), result.model.z0.numpy(), rtol=1e-12)
 
 
-FINISHED = {"equation": SMALL["equation"], "solver": {**SMALL["solver"], "iterations": 20, "checkpoint_every": 10}}
-
-
-@pytest.fixture(scope="module")
-def finished_once(tmp_path_factory):
-    """One finished 20-step run, made once for the module's tests, which each work on a copy."""
-    folder = tmp_path_factory.mktemp("finished")
-    assert main(["run", str(write_config(folder, FINISHED)), "--out", str(folder / "done"), "--quiet"]) == 0
-    return folder / "done"
-
-
-@pytest.fixture
-def finished_run(tmp_path, finished_once):
-    """A copy of the finished run in this test's own folder, with its config: (config, run folder)."""
-    out = tmp_path / "done"
-    shutil.copytree(finished_once, out, symlinks=True)
-    return write_config(tmp_path, FINISHED), out
-
-
-def test_folder_holding_a_run_is_refused_and_untouched(finished_run, capsys):
-    config, out = finished_run
+def test_folder_holding_a_run_is_refused_and_untouched(finished, capsys):
+    config, out = finished
     before = snapshot(out)
     assert main(["run", str(config), "--out", str(out)]) == 2
     assert "already holds a run" in capsys.readouterr().err
@@ -245,8 +225,8 @@ def test_folder_holding_a_run_is_refused_and_untouched(finished_run, capsys):
 @pytest.mark.parametrize("change, field", [("equation.dim=4", "equation.dim"),
                                            ("equation.name=allen_cahn", "equation.name"),
                                            ("solver.batch_size=32", "solver.batch_size")])
-def test_resume_of_a_different_problem_is_refused_and_untouched(finished_run, change, field, capsys):
-    config, out = finished_run
+def test_resume_of_a_different_problem_is_refused_and_untouched(finished, change, field, capsys):
+    config, out = finished
     before = snapshot(out)
     assert main(["run", str(config), "--resume", str(out), "--set", change]) == 2
     err = capsys.readouterr().err
@@ -254,10 +234,10 @@ def test_resume_of_a_different_problem_is_refused_and_untouched(finished_run, ch
     assert snapshot(out) == before
 
 
-def test_a_folder_saved_before_time_scheme_resumes_with_eulers_step_only(finished_run, capsys):
+def test_a_folder_saved_before_time_scheme_resumes_with_eulers_step_only(finished, capsys):
     """A run folder of an earlier version (no solver.time_scheme in its config) was trained with Euler's
     step: resuming it under the robust preset's Heun is refused, naming the field; with euler it goes on."""
-    config, out = finished_run
+    config, out = finished
     saved = yaml.safe_load((out / "config.yaml").read_text())
     del saved["solver"]["time_scheme"]
     (out / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
