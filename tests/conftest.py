@@ -8,6 +8,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest
 import yaml
 
+from deepbsde.cli import main
+
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
 
@@ -33,8 +35,6 @@ def write_finished_config(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def finished_once(tmp_path_factory) -> Path:
     """FINISHED_RUN, run once per session (a run of the command costs several seconds)."""
-    from deepbsde.cli import main
-
     folder = tmp_path_factory.mktemp("finished")
     assert main(["run", str(write_finished_config(folder)), "--out", str(folder / "done"), "--quiet"]) == 0
     return folder / "done"
