@@ -18,6 +18,7 @@ PACKAGES = ("deepbsde", "equations")
 LAYERS = [
     ("deepbsde.errors",),
     ("deepbsde.validation",),
+    ("deepbsde.tracing",),
     ("deepbsde.finance",),
     ("equations",),
     ("deepbsde.reference",),

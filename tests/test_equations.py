@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import deepbsde
 import equations
 
 
@@ -136,3 +137,65 @@ def test_every_equation_keeps_the_dtype(name, dtype):
     for t_index in range(eq.num_time_interval):
         assert eq.f(t_index * eq.delta_t, x[t_index], y, dw[t_index]).dtype == dtype
     assert eq.g(x[-1]).dtype == dtype and eq.g(x[-1]).shape == (4, 1)
+
+
+class _Heat(equations.Equation):
+    """A well-formed equation (u_t + Laplace(u) / 2 = 0, g = |x|^2); the broken ones below change one thing."""
+
+    defaults = {"dim": 3, "num_time_interval": 4}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        return tf.zeros_like(y)
+
+    def g(self, x):
+        return tf.reduce_sum(tf.square(x), axis=1, keepdims=True)
+
+
+class _GWithoutKeepdims(_Heat):
+    def g(self, x):
+        return tf.reduce_sum(tf.square(x), axis=1)
+
+
+class _FOfShapeZ(_Heat):
+    def f(self, t, x, y, z):
+        return z  # [batch, d]: broadcast against Y, it used to train without an error
+
+
+class _FWithNumpy(_Heat):
+    def f(self, t, x, y, z):
+        return np.sin(y)
+
+
+class _GNotFiniteOnThePaths(_Heat):
+    def g(self, x):
+        return tf.math.log(x[:, :1])  # x_1 < 0 on about half the paths
+
+
+class _FInFloat64(_Heat):
+    def f(self, t, x, y, z):
+        return tf.zeros(tf.shape(y), tf.float64)
+
+
+@pytest.mark.parametrize("broken, field, reason", [
+    (_GWithoutKeepdims, "g", "must have shape [64, 1] (one value per path), got [64]"),
+    (_FOfShapeZ, "f", "must have shape [64, 1] (one value per path), got [64, 3]"),
+    (_FWithNumpy, "f", "raised NotImplementedError: Cannot convert a symbolic tf.Tensor"),
+    (_GNotFiniteOnThePaths, "g", "is not finite on"),
+    (_FInFloat64, "f", "must keep the inputs' dtype float32, got float64"),
+])
+def test_an_equation_that_breaks_the_contract_is_named_before_training(broken, field, reason):
+    """A user's f or g of the wrong shape, dtype or kind failed inside the solver with TensorFlow's message,
+    or (f of shape [batch, d]) trained without any error."""
+    with pytest.raises(deepbsde.ParameterError) as caught:
+        deepbsde.solve(broken(), dtype="float32", iterations=1)
+    assert caught.value.field == field and reason in caught.value.reason
+
+
+@pytest.mark.parametrize("name", equations.available())
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_every_registered_equation_keeps_the_contract(name, dtype):
+    equations.get(name, dim=4).check_functions(dtype)
+    _Heat().check_functions(dtype)

@@ -56,8 +56,8 @@ import numpy as np
 import tensorflow as tf
 
 from deepbsde.checks.control_variate import ControlledMoments, path_chunks
-from deepbsde.solver.compiled import instance_function
 from deepbsde.solver.model import DeepBSDEModel
+from deepbsde.tracing import instance_function
 from deepbsde.validation import positive_int
 from equations.base import Equation
 

@@ -49,9 +49,9 @@ import tensorflow as tf
 
 from deepbsde.errors import ParameterError
 from deepbsde.reference.estimate import Z_95, RunningMoments
-from deepbsde.solver.compiled import instance_function
 from deepbsde.solver.model import DeepBSDEModel
 from deepbsde.solver.region import RegionModel
+from deepbsde.tracing import instance_function
 from deepbsde.validation import positive_int
 from equations.base import Equation
 

@@ -25,7 +25,6 @@ import tensorflow as tf
 
 from deepbsde.errors import ParameterError
 from deepbsde.solver.adaptive import PlateauSchedule
-from deepbsde.solver.compiled import instance_function
 from deepbsde.solver.history import HistoryRecord
 from deepbsde.solver.model import clipped_square_loss
 from deepbsde.solver.networks import StackedSubnetworks
@@ -33,6 +32,7 @@ from deepbsde.solver.optimizer import adam, current_learning_rate
 from deepbsde.solver.options import SolverOptions
 from deepbsde.solver.regions import ParameterRanges, Region
 from deepbsde.solver.training import VALIDATION_STREAM, TrainingLoop
+from deepbsde.tracing import instance_function
 from equations.base import Equation
 
 

@@ -195,6 +195,7 @@ class Trainer(TrainingLoop):
         self.options = options
         self.dtype = tf.as_dtype(options.dtype)
         check_devices(options.devices)
+        equation.check_functions(self.dtype)  # a user's f or g that breaks the contract: named here, not deep inside
         distributed = strategy is not None or options.devices is not None
         if strategy is None:
             strategy = (tf.distribute.MirroredStrategy(options.devices) if options.devices

@@ -1,4 +1,4 @@
-"""tf.function for a method of an object that each solve or check builds anew."""
+"""tf.function for a function of an object that each solve or check builds anew (any layer may use it)."""
 from __future__ import annotations
 
 import functools
@@ -9,7 +9,7 @@ import tensorflow as tf
 
 
 def instance_function(method: Callable[..., Any], **options: Any) -> Callable[..., Any]:
-    """tf.function(method, **options), its traces counted for this object alone.
+    """tf.function(method, **options), its traces counted for this object (or call) alone.
 
     TensorFlow counts the traces of every tf.function by the code object of the Python function
     and warns of "retracing" once several happen within a few calls. A sampler built for each
