@@ -3,6 +3,7 @@ other generator (deepbsde.checks.bound)."""
 import logging
 import sys
 import warnings
+from math import factorial
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import tensorflow as tf
 import deepbsde
 import equations
 from deepbsde.checks import BoundEstimate, LinearizedEstimate, linearized_value, tangent_bound, tightened_bound
-from deepbsde.checks.bound import REFINE_STEPS, TIGHTEN_SUBSTEPS, driver_side
+from deepbsde.checks.bound import REFINE_STEPS, TIGHTEN_SUBSTEPS, _step_integrals, driver_side
 from deepbsde.checks.diagnostics import diagnose, reported_value, worth_tightening
 from deepbsde.reference import black_scholes_closed_form_call, cole_hopf_quadrature
 from deepbsde.solver.history import HistoryRecord
@@ -291,3 +292,16 @@ def test_checks_built_anew_for_each_solve_do_not_read_as_retracing():
     finally:
         tf.get_logger().removeHandler(handler)
     assert not [record.getMessage() for record in records if "retracing" in record.getMessage()]
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(tf.float32, 1e-6), (tf.float64, 1e-14)])
+def test_the_step_integrals_hold_their_precision_for_small_rates(dtype, tolerance):
+    """int_0^1 e^{alpha s} ds and int_0^1 s e^{alpha s} ds, which every step of the bound and the linearised
+    value integrates with: in float32 the closed form of the second was 4.7% off at alpha = 1e-3 (100% at
+    2e-4), and the bound's first 19% off at 1e-7; against their series summed in float64."""
+    alphas = [0.0, 1e-9, 1e-7, 2e-4, -1e-3, 5e-3, 2e-2, 0.1, -0.33, 0.49, 0.51, -0.7, 1.5, -3.0]
+    e1, e2 = (v.numpy() for v in _step_integrals(tf.constant(alphas, dtype)))
+    exact1 = [sum(a ** k / factorial(k + 1) for k in range(40)) for a in alphas]
+    exact2 = [sum(a ** k / (factorial(k) * (k + 2)) for k in range(40)) for a in alphas]
+    np.testing.assert_allclose(e1, exact1, rtol=tolerance)
+    np.testing.assert_allclose(e2, exact2, rtol=tolerance)

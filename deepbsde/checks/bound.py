@@ -48,6 +48,7 @@ above u(0, x0) with every other check passing; the tangent equation's value was 
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -194,18 +195,11 @@ class _BoundSamples:
         dtype, dt = model.dtype, eq.delta_t
         z = model.z_at(k // self.substeps, x)
         f, a, b, c = self._tangent(tf.cast(k, dtype) * dt, x, y, z)
-        if self.trapezoid:
-            if not (isinstance(k, int) and k == 0):
-                discount, running = _trapezoid_step(discount, running, last_a, last_c, a, c, dt)
-            control += discount * tf.reduce_sum(z * dw_q, axis=1, keepdims=True)
-        else:
-            # int over the step of G_t c_n dt with G_t = G_n e^{a_n (t - t_n)}; dt where a_n dt is ~0
-            growth = tf.exp(a * dt)
-            small = tf.abs(a * dt) < 1e-8
-            span = tf.where(small, tf.cast(dt, dtype), (growth - 1.0) / tf.where(small, tf.ones_like(a), a))
-            running += discount * c * span
-            control += discount * tf.reduce_sum(z * dw_q, axis=1, keepdims=True)
-            discount = discount * growth
+        if self.trapezoid and not (isinstance(k, int) and k == 0):
+            discount, running = _trapezoid_step(discount, running, last_a, last_c, a, c, dt)  # closes step k - 1
+        control += discount * tf.reduce_sum(z * dw_q, axis=1, keepdims=True)  # G_k either way
+        if not self.trapezoid:  # step k with the start's a and c held over it
+            discount, running = _trapezoid_step(discount, running, a, c, a, c, dt)
         dw = dw_q + b * dt  # the P-increment under Q
         y = y - dt * f + tf.reduce_sum(z * dw, axis=1, keepdims=True)
         x = eq.process.paths_from_increments(dw[tf.newaxis], x)[-1]
@@ -216,16 +210,37 @@ def _trapezoid_step(discount: tf.Tensor, running: tf.Tensor, a_start: tf.Tensor,
                     a_end: tf.Tensor, c_end: tf.Tensor, dt: float) -> tuple[tf.Tensor, tf.Tensor]:
     """One step of int G_t c_t dt, G_t = e^{int a}, from its start (G, a, c) to its end (a, c): a held at
     the mean of both ends, c linear in between, integrated exactly against the exponential (exact for a
-    constant a and a linear c, as the start's rule is for both constant). Returns (G at the end, running)."""
+    constant a and a linear c; with equal ends, the start's values held, the bound's rule). Returns (G at
+    the end, running)."""
     alpha = 0.5 * (a_start + a_end) * dt
-    small = tf.abs(alpha) < 1e-4
-    safe = tf.where(small, tf.ones_like(alpha), alpha)
-    growth = tf.exp(alpha)
-    # e1 = int_0^1 e^{alpha s} ds, e2 = int_0^1 s e^{alpha s} ds (their series where alpha is ~0)
-    e1 = tf.where(small, 1.0 + alpha / 2.0 + alpha ** 2 / 6.0, (growth - 1.0) / safe)
-    e2 = tf.where(small, 0.5 + alpha / 3.0 + alpha ** 2 / 8.0, (growth * (alpha - 1.0) + 1.0) / safe ** 2)
+    e1, e2 = _step_integrals(alpha)
     running += discount * dt * (c_start * (e1 - e2) + c_end * e2)
-    return discount * growth, running
+    return discount * tf.exp(alpha), running
+
+
+#: |alpha| below which `_step_integrals` sums the series, and their terms (the 15th below 5e-17 there)
+SERIES_LIMIT, SERIES_TERMS = 0.5, 15
+_E1_SERIES = [1.0 / math.factorial(k + 1) for k in range(SERIES_TERMS)]
+_E2_SERIES = [1.0 / (math.factorial(k) * (k + 2)) for k in range(SERIES_TERMS)]
+
+
+def _step_integrals(alpha: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """e1 = int_0^1 e^{alpha s} ds and e2 = int_0^1 s e^{alpha s} ds: their series where |alpha| <
+    SERIES_LIMIT, where the closed forms cancel (in float32 at alpha = 1e-3, (e^alpha (alpha - 1) + 1) /
+    alpha^2 is 4.7% off, at 2e-4 100%), the closed forms beyond."""
+    small = tf.abs(alpha) < SERIES_LIMIT
+    safe = tf.where(small, tf.ones_like(alpha), alpha)
+    e1 = tf.where(small, _horner(_E1_SERIES, alpha), tf.math.expm1(safe) / safe)
+    e2 = tf.where(small, _horner(_E2_SERIES, alpha), (safe * tf.exp(safe) - tf.math.expm1(safe)) / safe ** 2)
+    return e1, e2
+
+
+def _horner(coefficients: list[float], x: tf.Tensor) -> tf.Tensor:
+    """sum_k coefficients[k] x^k."""
+    total = coefficients[-1] * tf.ones_like(x)
+    for coefficient in reversed(coefficients[:-1]):
+        total = total * x + coefficient
+    return total
 
 
 @dataclass(frozen=True)
