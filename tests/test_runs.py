@@ -204,8 +204,12 @@ def test_a_folder_saved_under_other_pilot_steps_loads_its_trained_y0_and_z0(tmp_
     result = deepbsde.solve(equation, iterations=20, log_every=10, hidden_widths=[6], dtype="float64")
     result.save(tmp_path / "old")
     pilot = model_module.estimate_scales
-    monkeypatch.setattr(model_module, "estimate_scales", lambda eq, seed: dataclasses.replace(
-        pilot(eq, seed), y_scale=2.0 * pilot(eq, seed).y_scale, z_scale=2.0 * pilot(eq, seed).z_scale))
+
+    def doubled_steps(eq, seed):
+        scales = pilot(eq, seed)  # once: the pilot samples its paths on every call
+        return dataclasses.replace(scales, y_scale=2.0 * scales.y_scale, z_scale=2.0 * scales.z_scale)
+
+    monkeypatch.setattr(model_module, "estimate_scales", doubled_steps)
     solver = deepbsde.load(tmp_path / "old")
     assert solver.model.y0_step.numpy() == pytest.approx(2.0 * result.model.y0_step.numpy())
     y0, z0 = solver.model.initial_values()
