@@ -265,6 +265,10 @@ def command_run(args: argparse.Namespace) -> int:
         if check.linearized is not None:
             print(f"linearised value = {check.linearized.value:.6f} +/- {check.linearized.half_width:.2g} (95%, the "
                   "linear equation of f's tangents along the networks' paths: a check of the value, not a bound)")
+        if check.plain_measure is not None:
+            print(f"value under the original measure = {check.plain_measure.value:.6f} +/- "
+                  f"{check.plain_measure.half_width:.2g} (95%, the networks trained under the tangent measure on "
+                  "paths of the forward process itself: a first-order check of the value)")
         print(check.message() if check.converged else f"WARNING: {check.message()}")
     say(f"{result.iterations} iterations in {result.seconds:.1f} s "
         f"({result.ms_per_iteration:.2f} ms/iteration, compile {result.compile_seconds:.1f} s, {result.device})")

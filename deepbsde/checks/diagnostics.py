@@ -79,6 +79,12 @@ Checks (each failing one adds a reason, and any reason makes the verdict
   was 0.35% off, and the gap of 1.35% now flags it. The good runs of the battery agree
   within 0.73% (reaction_diffusion, 0.58% off, linearised value 0.16% off;
   allen_cahn, bs_default_risk 0.02% or less);
+- value under the original measure (networks trained under the tangent measure, the
+  refinement of deepbsde.runs.refinement): there Y_0, the bound and the linearised
+  value all carry the networks' error to second order, and share it, so their
+  agreement confirms nothing; the Y_0 at which the trained scheme's mean mismatch
+  vanishes on paths of the forward process itself carries it to first order
+  (deepbsde.checks.plain_measure), and the two must agree within the tolerance;
 - time grid (on request): a second solve at 2N. Taking the scheme as of first order
   in dt, u_N - u = C / N + o(1 / N), 2 u_2N - u_N is the Richardson value and the
   value's own error is about u_N minus it, twice u_N - u_2N: that must stay within
@@ -111,6 +117,7 @@ from deepbsde.checks.bound import (
     tightened_bound,
 )
 from deepbsde.checks.control_variate import ControlVariateEstimate, control_variate_estimate
+from deepbsde.checks.plain_measure import PlainMeasureEstimate, plain_measure_value
 from deepbsde.errors import error_summary
 from deepbsde.reference.resolve import linear_rate
 from deepbsde.solver.history import HistoryRecord
@@ -143,6 +150,9 @@ class Diagnostics:
     linearized: the value of the tangent equation where f is neither linear nor convex or concave, or None.
     time_grid: {"value_2n", "bias", "richardson"} or None.
     notes: informational findings that do not fail the verdict (the loss above Var G).
+    plain_measure: the value under the original measure of networks trained under the tangent measure, or None.
+    second_order_gap: whether the value lies farther than the tolerance from a second-order estimate of u (the
+    bound, beyond it or far on its side; the linearised value): the networks' Z is then off to first order.
     """
 
     converged: bool
@@ -156,6 +166,8 @@ class Diagnostics:
     time_grid: dict[str, float] | None = None
     notes: list[str] = field(default_factory=list)
     linearized: LinearizedEstimate | None = None
+    plain_measure: PlainMeasureEstimate | None = None
+    second_order_gap: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as written to result.json."""
@@ -165,7 +177,9 @@ class Diagnostics:
                 "control_variate": None if self.control_variate is None else self.control_variate.to_dict(),
                 "bound": None if self.bound is None else self.bound.to_dict(),
                 "time_grid": self.time_grid, "notes": list(self.notes),
-                "linearized": None if self.linearized is None else self.linearized.to_dict()}
+                "linearized": None if self.linearized is None else self.linearized.to_dict(),
+                "plain_measure": None if self.plain_measure is None else self.plain_measure.to_dict(),
+                "second_order_gap": self.second_order_gap}
 
     def message(self) -> str:
         """One line: the verdict, its reasons and the notes."""
@@ -182,7 +196,8 @@ def diagnose(value: float, history: Sequence[HistoryRecord], target_variance: fl
              control_variate: ControlVariateEstimate | None = None,
              schedule_finished: bool | None = None, z_weight: float = 1.0,
              bound: BoundEstimate | None = None, y0_sensitivity: float = 1.0,
-             linearized: LinearizedEstimate | None = None) -> Diagnostics:
+             linearized: LinearizedEstimate | None = None,
+             plain_measure: PlainMeasureEstimate | None = None) -> Diagnostics:
     """The self-check of a finished training run.
 
     target_variance: Var G on the validation paths (the loss of Z = 0). control_variate:
@@ -193,6 +208,7 @@ def diagnose(value: float, history: Sequence[HistoryRecord], target_variance: fl
     bound: the tangent bound (deepbsde.checks.bound) where f is convex or concave.
     y0_sensitivity: rms of dY_N / dY_0 along the trained scheme (`y0_sensitivity`).
     linearized: the tangent equation's value (deepbsde.checks.bound.linearized_value) for any other nonlinear f.
+    plain_measure: the value under the original measure of networks trained under the tangent measure.
     """
     reasons: list[str] = []
     notes: list[str] = []
@@ -238,6 +254,7 @@ def diagnose(value: float, history: Sequence[HistoryRecord], target_variance: fl
         if estimate is not None and not is_finite(estimate):  # a check that cannot be computed confirms nothing
             reasons.append(f"the {name} is not finite (the tangent equation overflows along the networks' paths), "
                            "so nothing confirms the value")
+    gap_found = False
     if bound is not None and is_finite(bound):
         beyond = bound.beyond(value)
         if beyond > 0:  # the Result then reports the bound (reported_value): a reason beyond the tolerance
@@ -245,8 +262,10 @@ def diagnose(value: float, history: Sequence[HistoryRecord], target_variance: fl
             message = (f"the networks' Y_0 {value:.7g} lies beyond the certified {bound.side} bound {bound.value:.7g} "
                        f"+/- {bound.half_width:.2g} by {beyond:.3g} ({100 * beyond / scale:.3g}%): u(0, x0) is at "
                        f"{most} the bound, which is reported as the value")
-            (reasons if beyond_tolerance(bound, value, scale) else notes).append(message)
+            gap_found = beyond_tolerance(bound, value, scale)
+            (reasons if gap_found else notes).append(message)
         elif poor_control(bound, value, scale):
+            gap_found = True
             trained = " even trained for the bound" if bound.tightened_from is not None else ""
             reasons.append(f"the certified {bound.side} bound {bound.value:.6g} +/- {bound.half_width:.2g} lies "
                            f"{-beyond / scale:.2%} from the value: the networks' Z is a poor control{trained}, so "
@@ -254,12 +273,21 @@ def diagnose(value: float, history: Sequence[HistoryRecord], target_variance: fl
     if linearized is not None and is_finite(linearized):
         gap = abs(value - linearized.value)
         if gap > linearized.half_width + AGREEMENT_LIMIT * scale:
+            gap_found = True
             reasons.append(f"the linearised value {linearized.value:.6g} +/- {linearized.half_width:.2g} (f's tangents "
                            f"at the trained Y and Z: an error of second order in the networks' where Y_0's is of "
                            f"first) differs from the value by {gap:.3g} ({gap / scale:.2%}): training has not found "
                            "the solution")
+    if plain_measure is not None:
+        gap = abs(value - plain_measure.value)
+        if not gap <= plain_measure.half_width + AGREEMENT_LIMIT * scale:  # a value that is not finite fails too
+            reasons.append(f"the value of the same networks under the original measure, {plain_measure.value:.6g} "
+                           f"+/- {plain_measure.half_width:.2g} (an error of first order in the networks' where the "
+                           f"value's, trained under the tangent measure, is of second), differs from it by {gap:.3g} "
+                           f"({gap / scale:.2%}): training has not found the solution")
     return Diagnostics(not reasons, reasons, float(ratio), float(drift), float(settling), float(y0_sensitivity),
-                       control_variate, bound=bound, notes=notes, linearized=linearized)
+                       control_variate, bound=bound, notes=notes, linearized=linearized, plain_measure=plain_measure,
+                       second_order_gap=gap_found)
 
 
 def is_finite(estimate: BoundEstimate | LinearizedEstimate) -> bool:
@@ -368,7 +396,8 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
                               f"{TIGHTEN_STEPS} steps training the networks for the bound itself, on "
                               f"{TIGHTEN_SUBSTEPS} sub-steps per time step{refined} (the model is left as trained)")
                 bound = replace(tighter, tightened_from=bound.value)
-    arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer), linearized)
+    plain = plain_measure_value(eq, trainer.model, seed=seed) if trainer.tangent else None
+    arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer), linearized, plain)
     diagnostics = diagnose(value, history, target_variance, check, *arguments)
     for note in (tangent_failure, tightening):
         if note is not None:

@@ -145,11 +145,11 @@ def with_earlier_options(stored: Any) -> Any:
     """A saved run's configuration with the solver options it ran without written out: a folder
     saved before an option existed ran the set-up of its time (the paper's before the robust preset,
     then a full linear term and no terminal gradient, Euler's step before time_scheme, an untamed drift
-    before tamed_drift)."""
+    before tamed_drift, no refinement before tangent_refinement)."""
     if not (isinstance(stored, dict) and isinstance(stored.get("solver"), dict)):
         return stored
     earlier: dict[str, Any] = {"linear_term": True, "terminal_gradient": False, "time_scheme": "euler",
-                               "tamed_drift": False}
+                               "tamed_drift": False, "tangent_refinement": False}
     if "preset" not in stored["solver"]:
         earlier["preset"] = "paper"
     return {**stored, "solver": {**earlier, **stored["solver"]}}

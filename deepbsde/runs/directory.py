@@ -50,8 +50,9 @@ from deepbsde.validation import shown
 RUN_FILES = ("config.yaml", "history.csv", "result.json", "training.png", "tensorboard", "checkpoints", MODEL_FOLDER)
 # Solver fields a resumed run may change: they do not alter the problem solved. A change of the
 # learning rates (e.g. to continue a diverged run from its last good checkpoint) is recorded in
-# history.csv's learning_rate column.
-RESUMABLE_CHANGES = ("iterations", "log_every", "checkpoint_every", "max_loss", "learning_rates", "lr_boundaries")
+# history.csv's learning_rate column; tangent_refinement acts only after training.
+RESUMABLE_CHANGES = ("iterations", "log_every", "checkpoint_every", "max_loss", "learning_rates", "lr_boundaries",
+                     "tangent_refinement")
 CHECKPOINTS_KEPT = 3
 _CHECKPOINT = re.compile(r"^ckpt-(\d+)\.index$")
 

@@ -7,10 +7,12 @@ that can be saved.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from deepbsde.checks.diagnostics import reported_value, self_check, warn_if_not_converged, with_time_grid
 from deepbsde.reference.resolve import resolve_reference
+from deepbsde.runs import refinement
 from deepbsde.runs.limits import check_limits
 from deepbsde.runs.result import Result
 from deepbsde.solver.history import HistoryRecord
@@ -24,16 +26,25 @@ ProgressCallback = Callable[[HistoryRecord, int], None]
 
 def build_result(trainer: Trainer, history: list[HistoryRecord], timings: dict[str, float],
                  reference: Any, config: dict[str, Any]) -> Result:
-    """The Result of a finished training run, self-checked (a NotConvergedWarning if it fails)."""
+    """The Result of a finished training run, self-checked (a NotConvergedWarning if it fails), refined under the
+    tangent measure where the self-check asks for it (deepbsde.runs.refinement)."""
     known = resolve_reference(trainer.equation, reference)
+    diagnostics = self_check(trainer, history[-1].value, history)
+    iterations = trainer.step
+    if refinement.wanted(trainer, diagnostics):
+        refined, note = refinement.refine(trainer, history, timings, diagnostics)
+        if refined is not None:
+            iterations += refined.trainer.step
+            trainer, history, timings, diagnostics = (refined.trainer, refined.history, refined.timings,
+                                                      refined.diagnostics)
+        diagnostics = replace(diagnostics, notes=[*diagnostics.notes, note])
     network_value = history[-1].value
-    diagnostics = self_check(trainer, network_value, history)
     warn_if_not_converged(diagnostics, trainer.equation.name)
     return Result(equation=trainer.equation.name, dim=trainer.equation.dim,
                   value=reported_value(network_value, diagnostics), network_value=network_value,
                   z0=trainer.z0(), reference=known.value if known else None,
                   reference_source=known.source if known else None,
-                  reference_half_width=known.half_width if known else None, iterations=trainer.step,
+                  reference_half_width=known.half_width if known else None, iterations=iterations,
                   seed=trainer.options.seed, device=device_description(), history=history, config=config,
                   model=trainer.model, diagnostics=diagnostics, **timings)
 

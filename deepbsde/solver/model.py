@@ -9,6 +9,10 @@ from deepbsde.solver.networks import StackedSubnetworks, StepIndex, at_step
 from deepbsde.solver.options import SolverOptions
 from equations.base import Equation
 
+#: The tangent measure's drift stops, path by path, once it has shifted the Brownian motion by this many of its
+#: spreads sqrt(d T) in all (`tangent_paths`)
+TANGENT_SHIFT = 2.0
+
 
 class DeepBSDEModel(tf.Module):
     """Maps sampled paths (dw, x) to the terminal mismatch Y_N - g(X_N).
@@ -179,9 +183,67 @@ class DeepBSDEModel(tf.Module):
             return tf.broadcast_to(self.initial_values()[1], tf.shape(x))
         return self.network_z(x[tf.newaxis], training=False, step=n - 1)[0]
 
+    def tangent_paths(self, dw: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The paths x [N + 1, batch, d] of the tangent measure driven by the increments dw [N, batch, d], and
+        its drift b [N, batch, d] (docs/method.md, section 2; no gradient flows through either).
+
+        X_{n+1} follows from X_n with the increment dw_n + b_n dt, b_n = df/dz at (t_n, X_n, Y_n, Z_n) of the
+        current networks, Y_n from the Euler recursion on those increments: under this measure the Y recursion
+        with f - b_n . z in place of f (`terminal_mismatch` with drift=b) is a scheme for the same u, in which
+        an error of the networks' Z moves Y_0 only to second order. Any adapted b keeps u, so b is cut off
+        where it would carry a path far from where the process itself goes: once its shifts |b_n| dt add up to
+        TANGENT_SHIFT sqrt(d T) (two spreads of the Brownian motion at T), b is 0 on that path."""
+        eq = self.equation
+        budget = TANGENT_SHIFT * np.sqrt(eq.dim * eq.total_time)
+        steps = eq.num_time_interval
+        start = tf.broadcast_to(tf.constant(eq.x0, self.dtype), tf.shape(dw[0]))
+        y = tf.ones_like(start[:, :1]) * self.initial_values()[0]
+        shifted = tf.zeros_like(y)  # the drift's shift so far, |b_0| dt + ... per path
+        x, y, shifted, first = self._tangent_step(0, dw[0], start, y, shifted, budget)  # Z_0: no network
+        if self.rolled:
+            def body(n: tf.Tensor, x: tf.Tensor, y: tf.Tensor, shifted: tf.Tensor, paths: tf.TensorArray,
+                     drifts: tf.TensorArray) -> tuple:
+                x, y, shifted, drift = self._tangent_step(n, dw[n], x, y, shifted, budget)
+                return n + 1, x, y, shifted, paths.write(n, x), drifts.write(n, drift)
+
+            state = (tf.constant(1), x, y, shifted, tf.TensorArray(self.dtype, size=steps).write(0, x),
+                     tf.TensorArray(self.dtype, size=steps).write(0, first))
+            *_, paths, drifts = tf.while_loop(lambda n, *_: n < steps, body, state,
+                                              maximum_iterations=max(steps - 1, 1))
+            xs, b = paths.stack(), drifts.stack()
+        else:
+            xs_list, drift_list = [x], [first]
+            for n in range(1, steps):
+                x, y, shifted, drift = self._tangent_step(n, dw[n], x, y, shifted, budget)
+                xs_list.append(x)
+                drift_list.append(drift)
+            xs, b = tf.stack(xs_list), tf.stack(drift_list)
+        return tf.stop_gradient(tf.concat([start[tf.newaxis], xs], axis=0)), tf.stop_gradient(b)
+
+    def _tangent_step(self, n: int | tf.Tensor, dw: tf.Tensor, x: tf.Tensor, y: tf.Tensor, shifted: tf.Tensor,
+                      budget: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Step n of `tangent_paths`: (X_{n+1}, Y_{n+1}, the shift so far, b_n)."""
+        eq = self.equation
+        dt = eq.delta_t
+        z = self.z_at(n, x)
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            drift = eq.f(tf.cast(n, self.dtype) * dt, x, y, self.z_coupling * z)
+            total = tf.reduce_sum(drift)  # rows independent: its gradient is each path's own
+        b = tape.gradient(total, z, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        shift = tf.norm(b, axis=1, keepdims=True) * dt
+        allowed = tf.maximum(budget - shifted, 0.0)
+        b = b * tf.where(shift > allowed, allowed / tf.maximum(shift, 1e-30), tf.ones_like(shift))
+        increment = dw + b * dt
+        y = y - self._tamed(dt * drift) + tf.reduce_sum(z * increment, axis=1, keepdims=True)
+        x = eq.process.paths_from_increments(increment[tf.newaxis], x)[-1]
+        return x, y, shifted + tf.minimum(shift, allowed), b
+
     def terminal_mismatch(self, dw: tf.Tensor, x: tf.Tensor, training: bool,
-                          y_start: tf.Tensor | None = None) -> tf.Tensor:
-        """Y_N - g(X_N), shape [batch, 1]. y_start: Y_0 per path [batch, 1] instead of the trained one."""
+                          y_start: tf.Tensor | None = None, drift: tf.Tensor | None = None) -> tf.Tensor:
+        """Y_N - g(X_N), shape [batch, 1]. y_start: Y_0 per path [batch, 1] instead of the trained one.
+        drift: the tangent measure's b [N, batch, d] of the paths x (`tangent_paths`), dw then its increments:
+        f - b_n . z replaces f in step n."""
         eq = self.equation
         z = self.z_all_steps(x, training)
         z_dot_dw = tf.reduce_sum(z * dw, axis=2, keepdims=True)  # [N, batch, 1], one fused op
@@ -193,34 +255,43 @@ class DeepBSDEModel(tf.Module):
         if self.rolled:
             def body(n: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
                 return n + 1, self._y_step(tf.cast(n, self.dtype) * eq.delta_t, x[n], y, z[n], z_dot_dw[n],
-                                           (x[n + 1], z[n + 1]) if self.heun else None)
+                                           (x[n + 1], z[n + 1]) if self.heun else None,
+                                           None if drift is None else drift[n])
 
             # Heun's last step, whose Z_N is not in z, follows the loop
             steps = eq.num_time_interval - 1 if self.heun else eq.num_time_interval
             if steps:  # maximum_iterations: a static bound, which XLA's gradient needs (and not 0)
                 _, y = tf.while_loop(lambda n, _: n < steps, body, (tf.constant(0), y), maximum_iterations=steps)
             if self.heun:
-                y = self._y_step(steps * eq.delta_t, x[-2], y, z[-1], z_dot_dw[-1], (x[-1], z_end))
+                y = self._y_step(steps * eq.delta_t, x[-2], y, z[-1], z_dot_dw[-1], (x[-1], z_end),
+                                 None if drift is None else drift[-1])
         else:
             # unrolled: only this scalar recursion is sequential. Unstacked rather than sliced: the gradient
             # of each slice x[n] is a zero tensor of the whole [N, batch, d] shape, summed N times (measured
             # at d = 100, N = 20, float64, batch 64: the step 18.9 -> 16.6 ms, gradients equal to rounding)
             xs, zs = tf.unstack(x), tf.unstack(z)
             ends = list(zip(xs[1:], [*zs[1:], z_end])) if self.heun else [None] * len(zs)
-            for n, (x_n, z_n, z_dot_dw_n, end) in enumerate(zip(xs[:-1], zs, tf.unstack(z_dot_dw), ends)):
-                y = self._y_step(n * eq.delta_t, x_n, y, z_n, z_dot_dw_n, end)
+            drifts = [None] * len(zs) if drift is None else tf.unstack(drift)
+            for n, (x_n, z_n, z_dot_dw_n, end, b) in enumerate(zip(xs[:-1], zs, tf.unstack(z_dot_dw), ends, drifts)):
+                y = self._y_step(n * eq.delta_t, x_n, y, z_n, z_dot_dw_n, end, b)
         return y - eq.g(x[-1])
 
     def _y_step(self, t: float | tf.Tensor, x: tf.Tensor, y: tf.Tensor, z: tf.Tensor, z_dot_dw: tf.Tensor,
-                end: tuple[tf.Tensor, tf.Tensor] | None) -> tf.Tensor:
+                end: tuple[tf.Tensor, tf.Tensor] | None, b: tf.Tensor | None = None) -> tf.Tensor:
         """Y_{n+1} from Y_n at t = t_n: an Euler step (end None), or Heun's with end = (X_{n+1}, Z_{n+1}),
-        which averages f at (t_n, X_n, Y_n, Z_n) and at (t_{n+1}, X_{n+1}, the Euler step's Y_{n+1}, Z_{n+1})."""
+        which averages f at (t_n, X_n, Y_n, Z_n) and at (t_{n+1}, X_{n+1}, the Euler step's Y_{n+1}, Z_{n+1}).
+        b: the tangent measure's drift over the step (`tangent_paths`), which takes b . z off f at both ends."""
         eq = self.equation
-        drift = eq.f(t, x, y, self.z_coupling * z)
+
+        def rate(t: float | tf.Tensor, x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+            value = eq.f(t, x, y, self.z_coupling * z)
+            return value if b is None else value - tf.reduce_sum(b * z, axis=1, keepdims=True)
+
+        drift = rate(t, x, y, z)
         if end is not None:
             x_next, z_next = end
             predicted = y - self._tamed(eq.delta_t * drift) + z_dot_dw
-            drift = 0.5 * (drift + eq.f(t + eq.delta_t, x_next, predicted, self.z_coupling * z_next))
+            drift = 0.5 * (drift + rate(t + eq.delta_t, x_next, predicted, z_next))
         return y - self._tamed(eq.delta_t * drift) + z_dot_dw
 
     def _tamed(self, increment: tf.Tensor) -> tf.Tensor:

@@ -187,13 +187,17 @@ class Trainer(TrainingLoop):
     averaged, and one Adam update is applied to the mirrored variables.
     Batch k is still drawn from (seed, k) as a whole, on every replica alike,
     so only the batch-norm statistics (per replica) differ from one device.
+
+    With `tangent` the batches are paths of the tangent measure of the current
+    networks (DeepBSDEModel.tangent_paths), the validation loss too.
     """
 
     def __init__(self, equation: Equation, options: SolverOptions,
-                 strategy: tf.distribute.Strategy | None = None):
+                 strategy: tf.distribute.Strategy | None = None, *, tangent: bool = False):
         self.equation = equation
         self.options = options
         self.dtype = tf.as_dtype(options.dtype)
+        self.tangent = tangent
         check_devices(options.devices)
         equation.check_functions(self.dtype)  # a user's f or g that breaks the contract: named here, not deep inside
         distributed = strategy is not None or options.devices is not None
@@ -269,13 +273,13 @@ class Trainer(TrainingLoop):
         """The increments of batch (seed, step + offset) and, with rolled_time_loop, its paths
         (else None: the compiled update builds them)."""
         dw = self._increments(offset)
-        if not self.options.rolled_time_loop:
+        if not self.options.rolled_time_loop or self.tangent:  # tangent paths follow the networks: built in the update
             return dw, None
         return dw, self.equation.process.paths_from_increments(tf.cast(dw, self.dtype))
 
     def _increments_block(self, count: int) -> tuple[tf.Tensor, tf.Tensor | None]:
         batches = [self._batch(k) for k in range(count)]
-        paths = tf.stack([x for _, x in batches]) if self.options.rolled_time_loop else None
+        paths = None if batches[0][1] is None else tf.stack([x for _, x in batches])
         return tf.stack([dw for dw, _ in batches]), paths
 
     def _update_block(self, increments: tf.Tensor, paths: tf.Tensor | None) -> tf.Tensor:
@@ -291,12 +295,18 @@ class Trainer(TrainingLoop):
     def _gradients(self, dw: tf.Tensor, x: tf.Tensor | None = None) -> tuple[tf.Tensor, list[tf.Tensor]]:
         """Loss and gradients on the increments dw (cast to dtype here); x: their paths (None: built here)."""
         dw = tf.cast(dw, self.dtype)
-        if x is None:
-            x = self.equation.process.paths_from_increments(dw)
+        x, drift = self._paths(dw, x)
         with tf.GradientTape() as tape:
-            delta = self.model.terminal_mismatch(dw, x, training=True)
+            delta = self.model.terminal_mismatch(dw, x, training=True, drift=drift)
             loss = clipped_square_loss(delta, self.options.loss_clip * self.model.loss_scale)
         return loss, tape.gradient(loss, self.variables)
+
+    def _paths(self, dw: tf.Tensor, x: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """The paths of the increments dw and the tangent measure's drift (None without `tangent`); x: paths
+        built before (plain measure only)."""
+        if self.tangent:
+            return self.model.tangent_paths(dw)
+        return (self.equation.process.paths_from_increments(dw) if x is None else x), None
 
     def _continue(self) -> None:
         """Sets the weight of Z inside f for this step (continuation); part of every compiled step."""
@@ -330,7 +340,8 @@ class Trainer(TrainingLoop):
         return loss
 
     def _validation_loss(self) -> tf.Tensor:
-        delta = self.model.terminal_mismatch(self.valid_dw, self.valid_x, training=False)
+        x, drift = self._paths(self.valid_dw, None if self.tangent else self.valid_x)
+        delta = self.model.terminal_mismatch(self.valid_dw, x, training=False, drift=drift)
         return clipped_square_loss(delta, self.options.loss_clip * self.model.loss_scale)
 
     def record(self, elapsed: float) -> HistoryRecord:
