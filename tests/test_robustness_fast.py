@@ -74,10 +74,13 @@ def test_pilot_target_carries_the_source_of_f_and_sizes_z_by_it():
 # Measured at d = 4, N = 10, default options, float32, seed 1 (scripts/robustness.py runs them at full size).
 WITHIN_ONE_PERCENT = ("bachelier_basket", "correlated_log_concave", "cubic_source", "gbm_log_quadratic", "gbm_mean_z",
                       "gbm_squares", "geometric_mean_call", "large_heat", "short_puts", "sine_circle")
-# more than 1% off, and every check but the linearised value passed them: tanh_ridge (f = (y - 4)|z|) 1.8% off,
-# its linearised value 1.4% from Y_0; oscillating_time (a source oscillating in t, f = (y - 2)|sum z| + ...)
-# 2.1% off, its linearised value 2.6% from Y_0 and 0.5% from u
-CAUGHT_BY_THE_LINEARIZED_VALUE = ("oscillating_time", "tanh_ridge")
+# more than 1% off, and every check but the linearised value passed it: oscillating_time (a source oscillating in
+# t, f = (y - 2)|sum z| + ...) 2.1% off, its linearised value 2.6% from Y_0 and 0.5% from u; solved again under
+# the tangent measure, it fails the self-check again, and the first result stands
+CAUGHT_BY_THE_LINEARIZED_VALUE = ("oscillating_time",)
+# flagged by the linearised value after the first training, then solved again under the tangent measure: tanh_ridge
+# (f = (y - 4)|z|) 1.8% off, its linearised value 1.4% from Y_0; the second solve 0.009% off, passing
+REFINED_UNDER_THE_TANGENT_MEASURE = ("tanh_ridge",)
 # within 1% and flagged anyway (an open false alarm): source_only (g = 0, all of u from a source in (t, x)) ends
 # 0.32% off, but its value still moved by 0.29% over the last fifth of training, where 0.2% is allowed
 FLAGGED_WITHIN_ONE_PERCENT = ("source_only",)
@@ -90,8 +93,8 @@ def default_solve(name: str):
 
 
 def test_every_heldout_problem_has_an_expected_outcome():
-    outcomes = {*WITHIN_ONE_PERCENT, *CAUGHT_BY_THE_LINEARIZED_VALUE, *FLAGGED_WITHIN_ONE_PERCENT,
-                "long_horizon_sine", "small_oscillation"}
+    outcomes = {*WITHIN_ONE_PERCENT, *CAUGHT_BY_THE_LINEARIZED_VALUE, *REFINED_UNDER_THE_TANGENT_MEASURE,
+                *FLAGGED_WITHIN_ONE_PERCENT, "long_horizon_sine", "small_oscillation"}
     assert outcomes == set(HELDOUT)
 
 
@@ -108,6 +111,20 @@ def test_small_heldout_problem_off_by_more_than_one_percent_is_flagged_by_its_li
     assert result.rel_error > 0.01
     assert not result.diagnostics.converged
     assert any("linearised value" in reason for reason in result.diagnostics.reasons)
+    assert any(note.startswith("solved again under the tangent measure, the networks ended at")
+               for note in result.diagnostics.notes)  # tried, and not kept
+
+
+@pytest.mark.parametrize("name", REFINED_UNDER_THE_TANGENT_MEASURE)
+def test_small_heldout_problem_flagged_by_its_linearized_value_is_solved_again_within_one_percent(name):
+    result = default_solve(name)
+    check = result.diagnostics
+    assert result.rel_error < 0.01 and check.converged, (result.value, check.reasons)
+    assert any(note.startswith("solved again under the tangent measure: the first training's value")
+               and "linearised value" in note for note in check.notes)
+    # the second solve's own first-order check (passed: the verdict) and the history of both trainings
+    assert check.plain_measure is not None
+    assert result.iterations == result.history[-1].step and result.history[0].value != result.history[-1].value
 
 
 @pytest.mark.parametrize("name", FLAGGED_WITHIN_ONE_PERCENT)

@@ -287,7 +287,7 @@ def diagnose(value: float, history: Sequence[HistoryRecord], target_variance: fl
                            f"({gap / scale:.2%}): training has not found the solution")
     return Diagnostics(not reasons, reasons, float(ratio), float(drift), float(settling), float(y0_sensitivity),
                        control_variate, bound=bound, notes=notes, linearized=linearized, plain_measure=plain_measure,
-                       second_order_gap=gap_found)
+                       second_order_gap=bool(gap_found))
 
 
 def is_finite(estimate: BoundEstimate | LinearizedEstimate) -> bool:

@@ -2,7 +2,7 @@
 
 Trained on paths of the forward process, an error e of the networks' Z moves Y_0 to first order where f
 depends on z: at HJB d = 100, lambda = 50, the networks end with Y_0 12% above u(0, x0) and nothing further
-training on the same loss does brings it back (docs/method.md, section 2). The self-check sees this as a gap
+training on the same loss does brings it back (docs/method.md, section 10). The self-check sees this as a gap
 between Y_0 and an estimate whose error is of second order, the certified bound or the linearised value.
 Under the tangent measure of the networks (`DeepBSDEModel.tangent_paths`, a Girsanov change of the forward
 drift by b = df/dz) the same PDE has a scheme in which e moves Y_0 to second order only. So where the gap

@@ -185,7 +185,7 @@ class DeepBSDEModel(tf.Module):
 
     def tangent_paths(self, dw: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """The paths x [N + 1, batch, d] of the tangent measure driven by the increments dw [N, batch, d], and
-        its drift b [N, batch, d] (docs/method.md, section 2; no gradient flows through either).
+        its drift b [N, batch, d] (docs/method.md, section 10; no gradient flows through either).
 
         X_{n+1} follows from X_n with the increment dw_n + b_n dt, b_n = df/dz at (t_n, X_n, Y_n, Z_n) of the
         current networks, Y_n from the Euler recursion on those increments: under this measure the Y recursion

@@ -73,7 +73,7 @@ class SolverOptions:
     apart, and f depends on z, the networks train on under the tangent
     measure, in which their error moves Y_0 only to second order; the
     refined result is kept if it passes the self-check, with the check under
-    the original measure (deepbsde.runs.refinement, docs/method.md, section 2).
+    the original measure (deepbsde.runs.refinement, docs/method.md, section 10).
     """
 
     iterations: int = 6000
