@@ -66,8 +66,11 @@ def refine(trainer: Trainer, history: list[HistoryRecord], timings: dict[str, fl
     if not check.converged:
         return None, _rejected(f"ended at {more[-1].value:.7g}, failing the self-check too "
                                f"({'; '.join(check.reasons)})")
+    # the second training's records after the first's, from its first step on: its record at step 0 would repeat
+    # the first's last step number, and a resumed run keeps the records up to its checkpoint's step
     steps, elapsed = history[-1].step, history[-1].elapsed
-    combined = [*history, *(dataclasses.replace(r, step=steps + r.step, elapsed=elapsed + r.elapsed) for r in more)]
+    combined = [*history, *(dataclasses.replace(r, step=steps + r.step, elapsed=elapsed + r.elapsed)
+                            for r in more if r.step > 0)]
     total = steps + refined.step
     timed = {"seconds": timings["seconds"] + more_timings["seconds"],
              "compile_seconds": timings["compile_seconds"] + more_timings["compile_seconds"],
