@@ -57,7 +57,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepbsde.checks.control_variate import ControlledMoments, path_chunks
-from deepbsde.solver.model import DeepBSDEModel
+from deepbsde.solver.model import DeepBSDEModel, generator_gradients
 from deepbsde.tracing import instance_function
 from deepbsde.validation import positive_int
 from equations.base import Equation
@@ -177,11 +177,7 @@ class _BoundSamples:
     def _tangent(self, t: float | tf.Tensor, x: tf.Tensor, y: tf.Tensor,
                  z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
         """f and its tangent at (t, x, y, z): f, a = df/dy, b = df/dz and c = f - a y - b . z."""
-        with tf.GradientTape() as tape:
-            tape.watch([y, z])
-            f = self.equation.f(t, x, y, z)
-            total = tf.reduce_sum(f)  # rows independent: its gradient is each path's own
-        a, b = tape.gradient(total, [y, z], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        f, a, b = generator_gradients(self.equation, t, x, y, z)
         return f, a, b, f - a * y - tf.reduce_sum(b * z, axis=1, keepdims=True)
 
     def _step(self, k: int | tf.Tensor, dw_q: tf.Tensor, x: tf.Tensor, y: tf.Tensor, discount: tf.Tensor,

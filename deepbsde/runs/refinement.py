@@ -55,7 +55,7 @@ def refine(trainer: Trainer, history: list[HistoryRecord], timings: dict[str, fl
            diagnostics: Diagnostics) -> tuple[Refinement | None, str]:
     """Solves `trainer`'s problem again under the tangent measure of its own networks (module docstring).
     Returns the refinement and a note for the result, or (None, a note of why it is not kept)."""
-    options = dataclasses.replace(trainer.options, continuation=0.0)
+    options = dataclasses.replace(trainer.options, continuation=0.0)  # the first training solved the equation itself
     refined = Trainer(trainer.equation, options, trainer.strategy if trainer.distributed_step is not None else None,
                       tangent=True)
     try:

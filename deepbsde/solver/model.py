@@ -225,17 +225,15 @@ class DeepBSDEModel(tf.Module):
         """Step n of `tangent_paths`: (X_{n+1}, Y_{n+1}, the shift so far, b_n)."""
         eq = self.equation
         dt = eq.delta_t
+        t = tf.cast(n, self.dtype) * dt
         z = self.z_at(n, x)
-        with tf.GradientTape() as tape:
-            tape.watch(z)
-            drift = eq.f(tf.cast(n, self.dtype) * dt, x, y, self.z_coupling * z)
-            total = tf.reduce_sum(drift)  # rows independent: its gradient is each path's own
-        b = tape.gradient(total, z, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        _, _, slope = generator_gradients(eq, t, x, y, self.z_coupling * z)
+        b = self.z_coupling * slope  # d/dz of f(t, x, y, coupling z), as the recursion uses it
         shift = tf.norm(b, axis=1, keepdims=True) * dt
         allowed = tf.maximum(budget - shifted, 0.0)
         b = b * tf.where(shift > allowed, allowed / tf.maximum(shift, 1e-30), tf.ones_like(shift))
         increment = dw + b * dt
-        y = y - self._tamed(dt * drift) + tf.reduce_sum(z * increment, axis=1, keepdims=True)
+        y = self._y_step(t, x, y, z, tf.reduce_sum(z * increment, axis=1, keepdims=True), None)  # Euler's
         x = eq.process.paths_from_increments(increment[tf.newaxis], x)[-1]
         return x, y, shifted + tf.minimum(shift, allowed), b
 
@@ -306,6 +304,17 @@ class DeepBSDEModel(tf.Module):
         if self.drift_cap is None:
             return increment
         return increment * (1.0 + tf.square(tf.square(increment / self.drift_cap))) ** -0.25
+
+
+def generator_gradients(equation: Equation, t: float | tf.Tensor, x: tf.Tensor, y: tf.Tensor,
+                        z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """f(t, x, y, z) [batch, 1] and its derivatives per path, df/dy [batch, 1] and df/dz [batch, d]."""
+    with tf.GradientTape() as tape:
+        tape.watch([y, z])
+        f = equation.f(t, x, y, z)
+        total = tf.reduce_sum(f)  # rows independent: its gradient is each path's own
+    dy, dz = tape.gradient(total, [y, z], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return f, dy, dz
 
 
 def clipped_square_loss(delta: tf.Tensor, clip: float) -> tf.Tensor:
