@@ -111,11 +111,12 @@ def test_value_above_the_upper_bound_is_flagged_in_a_real_run():
 @pytest.mark.slow
 def test_a_bound_far_above_a_value_below_the_truth_is_tightened_and_flags_it_in_a_real_run():
     """HJB d = 4, lambda = 5 with default options in float32 ends below the truth (measured: 0.3890 against
-    0.4012), its bound far above (0.586); tightened, the bound still lies 6.5% above: the run is flagged."""
+    0.4012), its bound far above (0.586); tightened, the bound still lies 6.5% above: the run is flagged.
+    (The second solve under the tangent measure fails here too, measured; it is left out, as tested elsewhere.)"""
     eq = equations.get("hjb", dim=4, lam=5.0)
     truth = cole_hopf_quadrature(eq.g, eq.dim, eq.lam, eq.total_time).value
     with pytest.warns(deepbsde.NotConvergedWarning):
-        result = deepbsde.solve(eq, dtype="float32", seed=1)
+        result = deepbsde.solve(eq, dtype="float32", seed=1, tangent_refinement=False)
     bound = result.diagnostics.bound
     assert result.value == result.network_value < truth <= bound.value + bound.half_width
     assert bound.tightened_from is not None and bound.value < bound.tightened_from
