@@ -415,12 +415,8 @@ def first_line(error: Exception) -> str:
 
 def y0_sensitivity(trainer: Trainer) -> float:
     """Root mean square of dY_N / dY_0 over the validation paths, the trained networks' Z held fixed."""
-    model = trainer.model
-    start = tf.ones_like(trainer.valid_x[0, :, :1]) * model.initial_values()[0]  # one Y_0 per path
-    with tf.GradientTape() as tape:
-        tape.watch(start)
-        total = tf.reduce_sum(model.terminal_mismatch(trainer.valid_dw, trainer.valid_x, False, y_start=start))
-    per_path = tf.cast(tape.gradient(total, start), tf.float64)  # paths are independent: each its own
+    _, slope = trainer.model.mismatch_and_slope(trainer.valid_dw, trainer.valid_x)
+    per_path = tf.cast(slope, tf.float64)
     return float(tf.sqrt(tf.reduce_mean(tf.square(per_path))))
 
 

@@ -48,17 +48,10 @@ def plain_measure_value(equation: Equation, model: DeepBSDEModel, *, paths: int 
     Y_0 - mean(m) / mean(s), m the mismatch Y_N - g(X_N) of each path from the trained Y_0 and s its
     derivative in Y_0 (1 where f does not depend on y), one Newton step on the mean mismatch."""
     paths = positive_int("paths", paths)
-    y0 = model.initial_values()[0]
 
     def samples(seed_pair: tf.Tensor, size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        dw, x = equation.sample(size, seed_pair, model.dtype)
-        start = tf.ones_like(x[0, :, :1]) * y0
-        with tf.GradientTape() as tape:
-            tape.watch(start)
-            mismatch = model.terminal_mismatch(dw, x, training=False, y_start=start)
-            total = tf.reduce_sum(mismatch)
-        return (tf.cast(mismatch[:, 0], tf.float64),
-                tf.cast(tape.gradient(total, start)[:, 0], tf.float64))  # paths are independent: each its own
+        mismatch, slope = model.mismatch_and_slope(*equation.sample(size, seed_pair, model.dtype))
+        return tf.cast(mismatch[:, 0], tf.float64), tf.cast(slope[:, 0], tf.float64)
 
     call = instance_function(samples, reduce_retracing=True, autograph=False)
     chunks = [call(seed_pair, size) for seed_pair, size in path_chunks(equation, paths, seed, PLAIN_STREAM)]
@@ -68,4 +61,4 @@ def plain_measure_value(equation: Equation, model: DeepBSDEModel, *, paths: int 
     shift = float(np.mean(mismatch)) / mean_slope
     # the ratio's noise: mismatch - shift * slope has mean zero, and its spread over the slope is the ratio's
     spread = float(np.std(mismatch - shift * slope, ddof=1)) / abs(mean_slope)
-    return PlainMeasureEstimate(float(y0.numpy()) - shift, Z_95 * spread / np.sqrt(paths), paths)
+    return PlainMeasureEstimate(float(model.initial_values()[0].numpy()) - shift, Z_95 * spread / np.sqrt(paths), paths)

@@ -53,7 +53,8 @@ def wanted(trainer: Trainer, diagnostics: Diagnostics) -> bool:
 
 def refine(trainer: Trainer, history: list[HistoryRecord], timings: dict[str, float],
            diagnostics: Diagnostics) -> tuple[Refinement | None, str]:
-    """Solves `trainer`'s problem again under the tangent measure of its own networks (module docstring).
+    """Solves `trainer`'s problem again, from a fresh start, under the tangent measure of the new networks as
+    they train (module docstring).
     Returns the refinement and a note for the result, or (None, a note of why it is not kept)."""
     options = dataclasses.replace(trainer.options, continuation=0.0)  # the first training solved the equation itself
     refined = Trainer(trainer.equation, options, trainer.strategy if trainer.distributed_step is not None else None,

@@ -237,6 +237,16 @@ class DeepBSDEModel(tf.Module):
         x = eq.process.paths_from_increments(increment[tf.newaxis], x)[-1]
         return x, y, shifted + tf.minimum(shift, allowed), b
 
+    def mismatch_and_slope(self, dw: tf.Tensor, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Y_N - g(X_N) per path [batch, 1] from the trained Y_0, the networks in inference mode, and its
+        derivative in that path's own Y_0 [batch, 1], the networks' Z held fixed."""
+        start = tf.ones_like(x[0, :, :1]) * self.initial_values()[0]  # one Y_0 per path
+        with tf.GradientTape() as tape:
+            tape.watch(start)
+            mismatch = self.terminal_mismatch(dw, x, training=False, y_start=start)
+            total = tf.reduce_sum(mismatch)
+        return mismatch, tape.gradient(total, start)  # paths are independent: each its own
+
     def terminal_mismatch(self, dw: tf.Tensor, x: tf.Tensor, training: bool,
                           y_start: tf.Tensor | None = None, drift: tf.Tensor | None = None) -> tf.Tensor:
         """Y_N - g(X_N), shape [batch, 1]. y_start: Y_0 per path [batch, 1] instead of the trained one.

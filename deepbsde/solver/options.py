@@ -70,9 +70,9 @@ class SolverOptions:
     section 2); the paper preset's step is never tamed.
     tangent_refinement (robust preset): where the self-check finds Y_0 and a
     second-order estimate of u (the certified bound, the linearised value)
-    apart, and f depends on z, the networks train on under the tangent
-    measure, in which their error moves Y_0 only to second order; the
-    refined result is kept if it passes the self-check, with the check under
+    apart, and f depends on z, the problem is solved again, afresh, under the
+    tangent measure, in which the networks' error moves Y_0 only to second
+    order; that result is kept if it passes the self-check, with the check under
     the original measure (deepbsde.runs.refinement, docs/method.md, section 10).
     """
 
