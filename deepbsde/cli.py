@@ -12,6 +12,7 @@ with --resume), 70 an internal error (one line; the traceback with --debug).
 """
 from __future__ import annotations
 
+import gc
 import os
 
 # This module is the program, not the library: it alone quiets TensorFlow's
@@ -22,9 +23,15 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _stderr, _devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
 os.dup2(_devnull, 2)
+# The import builds about a million objects, none of them garbage: Python's full collections during it
+# cost about 0.4 s of the command's start on a 2-core CPU (docs/benchmarks.md), so they wait until it is done.
+_collecting = gc.isenabled()
+gc.disable()
 try:
     import tensorflow
 finally:
+    if _collecting:
+        gc.enable()
     os.dup2(_stderr, 2)
     os.close(_stderr)
     os.close(_devnull)
@@ -499,5 +506,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def entry_point() -> int:
+    """The `deepbsde` command: main() on the command line's arguments; returns its exit code."""
+    code = main()
+    # Every file of the command is closed by now. What is left is Python's collection at exit, a walk over
+    # TensorFlow's objects that frees nothing the command needs and costs about 1 s on a 2-core CPU
+    # (docs/benchmarks.md): the objects are frozen out of it.
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry_point())
