@@ -23,7 +23,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _stderr, _devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
 os.dup2(_devnull, 2)
-# The import builds about a million objects, none of them garbage: Python's full collections during it
+# The import makes about 320,000 objects the collector tracks, none of them garbage: its full collections during it
 # cost about 0.4 s of the command's start on a 2-core CPU (docs/benchmarks.md), so they wait until it is done.
 _collecting = gc.isenabled()
 gc.disable()

@@ -203,6 +203,17 @@ class Equation(abc.ABC):
         drift = _called("f", "f(t, x, y, z)", lambda *inputs: self.f(0.0, *inputs), x[0], y, tf.zeros_like(x[0]))
         _expect_shape("f", "f(t, x, y, z) for x, z of shape [batch, d] and y [batch, 1]", drift, [paths, 1], dtype)
 
+    def takes_time_as_tensor(self, dtype: tf.DType = tf.float64) -> bool:
+        """Whether f can be traced with the time t a scalar tensor, as a tf.while_loop over the time steps
+        hands it: False for an f that computes on t with numpy or branches on it in Python."""
+        spec = tf.TensorSpec([2, self.dim], dtype)
+        traced = tf.function(self.f, autograph=False)
+        try:
+            traced.get_concrete_function(tf.TensorSpec([], dtype), spec, tf.TensorSpec([2, 1], dtype), spec)
+        except (TypeError, ValueError, NotImplementedError):
+            return False
+        return True
+
     def sample(self, batch_size: int, seed: Any, dtype: tf.DType = tf.float64) -> tuple[tf.Tensor, tf.Tensor]:
         """(dw [N, batch, d], x [N+1, batch, d]) for the seed pair `seed`."""
         return self.process.sample(batch_size, seed, dtype)

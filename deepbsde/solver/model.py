@@ -31,11 +31,12 @@ class DeepBSDEModel(tf.Module):
     z_coupling (continuation) multiplies Z inside f only.
 
     The networks of all steps are one stacked pass whatever N; only the scalar
-    Y recursion is sequential. By default it is unrolled (one copy of f per step
-    in the graph, which grows linearly in N: N = 20000 takes minutes to trace
-    and compile); with options.rolled_time_loop it is a tf.while_loop over n
-    reading X_n, Z_n and Z_n . dW_n by index, a graph of one f whatever N (the
-    same values up to rounding: t_n = n dt is then computed in dtype).
+    Y recursion is sequential. Unrolled, it has one copy of f per step in the
+    graph, which grows linearly in N (N = 20000 takes minutes to trace and
+    compile); rolled (options.rolled_time_loop; the robust preset's choice where
+    f takes the time as a tensor) it is a tf.while_loop over n reading X_n, Z_n
+    and Z_n . dW_n by index, a graph of one f whatever N (the same values up to
+    rounding: t_n = n dt is then computed in dtype).
 
     Step scales (robust preset): Y_0, Z_0 and L are trained in units of the
     size of Y, of each Z component and d^(-1/4) (1 for a diagonal L, whose
@@ -55,7 +56,8 @@ class DeepBSDEModel(tf.Module):
         seed = options.seed
         steps = equation.num_time_interval - 1
         self.robust = options.preset == "robust"
-        self.rolled = options.rolled_time_loop
+        self.rolled = (options.rolled_time_loop if options.rolled_time_loop is not None
+                       else self.robust and equation.takes_time_as_tensor(dtype))
         self.heun = options.scheme == "heun"
         if self.robust:
             scales = estimate_scales(equation, seed)

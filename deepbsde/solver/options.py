@@ -35,7 +35,10 @@ class SolverOptions:
     steps_per_call: training steps per compiled call (a loop in the graph,
     one host round trip); the batches and the result do not depend on it.
     rolled_time_loop: the Y recursion as a tf.while_loop over the time steps
-    (a graph whose size does not grow with N; for large N) instead of unrolled.
+    (a graph whose size does not grow with N) instead of unrolled; None takes
+    the preset's choice: rolled for robust wherever f takes the time t as a
+    tensor (`Equation.takes_time_as_tensor`; an f computing on t with numpy
+    cannot), unrolled for paper.
     linear_term (robust preset): the linear term beside each network,
     "diagonal" (Z_i gets a_i times the normalised X_i: N d weights), "full"
     (a d x d matrix per step: N d^2 weights, the earlier default) or "none";
@@ -94,7 +97,7 @@ class SolverOptions:
     max_loss: float | None = None
     jit_compile: bool = True
     steps_per_call: int = 10
-    rolled_time_loop: bool = False
+    rolled_time_loop: bool | None = None
     linear_term: bool | str = "diagonal"
     terminal_gradient: bool = True
     increments_dtype: str | None = "float32"

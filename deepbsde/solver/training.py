@@ -228,7 +228,7 @@ class Trainer(TrainingLoop):
         # stateless RNG on CPU is several times slower than TensorFlow's kernel
         # (4 ms vs 1.2 ms for 20 x 64 x 100 normals, measured here), while the
         # paths are built from them inside it, where the cumulative sums fuse.
-        # Both stay on the device. With rolled_time_loop (large N) the paths are
+        # Both stay on the device. With the rolled time loop the paths are
         # built outside XLA too: XLA's fused running sum grows faster than N, a plain
         # graph's with N (compile times against N: docs/benchmarks.md).
         self.sample_increments = tf.function(self._batch, **plain)
@@ -278,7 +278,7 @@ class Trainer(TrainingLoop):
     def _samples_paths(self) -> bool:
         """Whether the paths are built with their increments, outside the compiled update: with
         rolled_time_loop, except under the tangent measure (those paths follow the networks)."""
-        return self.options.rolled_time_loop and not self.tangent
+        return self.model.rolled and not self.tangent
 
     def _paths_of(self, dw: tf.Tensor) -> tf.Tensor:
         return self.equation.process.paths_from_increments(tf.cast(dw, self.dtype))
