@@ -244,6 +244,30 @@ def test_rolled_time_loop_graph_does_not_grow_with_the_time_steps():
     assert graph_size(40, rolled=False) > graph_size(10, rolled=False) + 200
 
 
+class NumpyTimeHJB(equations.get("hjb").__class__):
+    """HJB with a source that computes on t with numpy, as a user might write it."""
+
+    name = "numpy_time_hjb"
+
+    def f(self, t, x, y, z):
+        return super().f(t, x, y, z) + float(np.cos(t))
+
+
+def test_robust_preset_rolls_the_time_loop_where_f_takes_the_time_as_a_tensor():
+    """rolled_time_loop None: the robust preset's loop is rolled, the paper preset's unrolled, and an f that
+    computes on t with numpy trains with the loop unrolled rather than failing in the trace."""
+    hjb = equations.get("hjb", dim=2, num_time_interval=4)
+    numpy_time = NumpyTimeHJB(dim=2, num_time_interval=4)
+    assert hjb.takes_time_as_tensor() and not numpy_time.takes_time_as_tensor()
+    small = {"hidden_widths": [4], "seed": 2}
+    assert Trainer(hjb, SolverOptions(**small)).model.rolled
+    assert not Trainer(hjb, SolverOptions(preset="paper", **small)).model.rolled
+    assert Trainer(hjb, SolverOptions(rolled_time_loop=False, **small)).model.rolled is False
+    trainer = Trainer(numpy_time, SolverOptions(**small))
+    assert not trainer.model.rolled
+    assert np.all(np.isfinite(trainer.train_steps(2).numpy()))
+
+
 @pytest.mark.parametrize("linear_term, d_squared", [("diagonal", False), (False, False), ("none", False),
                                                      ("full", True), (True, True)])
 def test_only_the_full_linear_term_has_d_squared_weights(linear_term, d_squared):
