@@ -244,7 +244,7 @@ def test_rolled_time_loop_graph_does_not_grow_with_the_time_steps():
     assert graph_size(40, rolled=False) > graph_size(10, rolled=False) + 200
 
 
-class NumpyTimeHJB(equations.get("hjb").__class__):
+class NumpyTimeHJB(equations.equation_class("hjb")):
     """HJB with a source that computes on t with numpy, as a user might write it."""
 
     name = "numpy_time_hjb"
