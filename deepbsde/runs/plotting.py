@@ -8,12 +8,17 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
 
 from deepbsde.runs.files import atomic_write
 from deepbsde.solver.history import HistoryRecord
 
 FIGURE_SIZE = (10.0, 4.0)  # inches; at DPI this is a 1000 x 400 pixel image
 DPI = 100
+#: fixed margins of the training curves (fractions of the figure) instead of tight_layout, and tick labels on the
+#: log axis without mathtext (whose parser is built on first use): the plot, which every run of the command
+#: draws, took 0.26-0.43 s in a fresh process and takes 0.14-0.16 s (three runs each)
+HISTORY_MARGINS = {"left": 0.09, "right": 0.98, "bottom": 0.12, "top": 0.84, "wspace": 0.3}
 
 
 def plot_history(history: Sequence[HistoryRecord], path: str | Path, title: str,
@@ -26,6 +31,8 @@ def plot_history(history: Sequence[HistoryRecord], path: str | Path, title: str,
     FigureCanvasAgg(figure)
     loss_axis, value_axis = figure.subplots(1, 2)
     loss_axis.semilogy(steps, [r.loss for r in history], color="tab:blue")
+    loss_axis.yaxis.set_major_formatter(LogFormatter())
+    loss_axis.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))  # labels within a decade
     loss_axis.set(xlabel="iteration", ylabel="validation loss", title="loss")
     value_axis.plot(steps, [r.value for r in history], color="tab:orange", label="Y0 (deep BSDE)")
     if reference is not None:
@@ -36,7 +43,7 @@ def plot_history(history: Sequence[HistoryRecord], path: str | Path, title: str,
     value_axis.set(xlabel="iteration", ylabel="u(0, x0)", title="value")
     value_axis.legend(loc="best")
     figure.suptitle(title)
-    figure.tight_layout()
+    figure.subplots_adjust(**HISTORY_MARGINS)
     image = io.BytesIO()
     figure.savefig(image, format="png", dpi=DPI)
     atomic_write(path, image.getvalue())
