@@ -97,6 +97,7 @@ COMPILE_STEPS = {False: (20, 50, 100), True: (20, 100, 1000)}  # N per recursion
 COMPARE_CONFIGS = ("hjb", "allen_cahn", "bs_default_risk")
 SCALING_CONFIGS = ("hjb", "bs_diff_rates")
 TOLERANCE = 0.005
+COMMAND_RUNS = 5  # runs of the whole command, one after another (its median is reported)
 
 
 @dataclass(frozen=True)
@@ -283,16 +284,20 @@ def with_accuracy(run: dict[str, Any], reference: ReferenceValue | None, toleran
     return run
 
 
-def command_wall_seconds(config: str) -> dict[str, Any]:
-    """Wall time of the whole command `deepbsde run CONFIG` (into a temporary folder) and its output's tail."""
+def command_wall_seconds(config: str, runs: int = COMMAND_RUNS) -> dict[str, Any]:
+    """Wall time of the whole command `deepbsde run CONFIG` (into a temporary folder), `runs` times one after
+    another: the median, each run's time, and the last run's output tail (one run alone says little on a
+    machine shared with other jobs)."""
     command = [str(Path(sys.executable).with_name("deepbsde")), "run", config, "--out",
                str(REPO / "runs" / f"benchmark-command-{os.getpid()}")]
-    tick = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
-    seconds = time.perf_counter() - tick
-    shutil.rmtree(command[-1], ignore_errors=True)
-    return {"command": f"deepbsde run {config}", "wall_seconds": seconds,
-            "output_tail": done.stdout.strip().splitlines()[-5:]}
+    seconds = []
+    for _ in range(runs):
+        tick = time.perf_counter()
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
+        seconds.append(time.perf_counter() - tick)
+        shutil.rmtree(command[-1], ignore_errors=True)
+    return {"command": f"deepbsde run {config}", "wall_seconds": statistics.median(seconds),
+            "runs_seconds": seconds, "output_tail": done.stdout.strip().splitlines()[-5:]}
 
 
 def answer_section(settings: Settings) -> dict[str, Any]:
@@ -315,7 +320,8 @@ def answer_section(settings: Settings) -> dict[str, Any]:
         rows.append({"problem": name, "runs": runs})
     command = (command_wall_seconds("configs/hjb.yaml") if not settings.quick else None)
     if command:
-        print(f"  {command['command']}: {command['wall_seconds']:.1f} s", flush=True)
+        print(f"  {command['command']}: median {command['wall_seconds']:.1f} s of "
+              f"{', '.join(f'{t:.1f}' for t in command['runs_seconds'])}", flush=True)
     return {"rows": rows, "command": command, "tolerances": list(tolerances)}
 
 
@@ -629,7 +635,9 @@ def _answer_table(answer: dict[str, Any]) -> list[str]:
     if answer["command"]:
         command = answer["command"]
         lines += ["", f"Whole command `{command['command']}` (start-up, pilot, compile, training, reference, "
-                      f"self-check, writing the run folder): {command['wall_seconds']:.1f} s wall. Its last lines:",
+                      f"self-check, writing the run folder): median {command['wall_seconds']:.1f} s wall of "
+                      f"{len(command['runs_seconds'])} runs one after another "
+                      f"({', '.join(f'{t:.1f}' for t in command['runs_seconds'])} s). The last one's last lines:",
                   "", *[f"    {line}" for line in command["output_tail"]]]
     return lines + [""]
 
