@@ -397,7 +397,7 @@ def compile_case(num_time_interval: int, rolled: bool, settings: Settings, launc
     trainer = Trainer(equation, options)
     count = options.steps_per_call
     tick = time.perf_counter()
-    batch = trainer.sample_block(count)
+    batch = trainer.sample_block(count, tf.constant(0, tf.int64))
     sample_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
     trainer.update_block.get_concrete_function(*batch)

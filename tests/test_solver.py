@@ -1,5 +1,7 @@
 """The deep BSDE solver: building blocks against plain references, a short
 training run against an explicit solution, reproducibility, divergence."""
+import threading
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,6 +9,7 @@ import tensorflow as tf
 import deepbsde
 import equations
 from deepbsde.runs.limits import MAX_TIME_STEPS, check_limits, memory_estimate
+from deepbsde.solver import training
 from deepbsde.solver.model import clipped_square_loss
 from deepbsde.solver.networks import BN_EPSILON, StackedSubnetworks
 from deepbsde.solver.optimizer import adam, current_learning_rate
@@ -186,6 +189,38 @@ def test_several_steps_per_call_give_the_same_training():
     assert [r.step for r in blocks_history] == [r.step for r in one_history] == [0, 10, 20, 25]
     assert blocks_history[-1].value == pytest.approx(one_history[-1].value, rel=1e-10)
     np.testing.assert_allclose(blocks.z0(), one.z0(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("rolled", [False, True])  # paths built inside the update, or drawn with the increments
+def test_the_block_drawn_ahead_is_the_one_its_call_would_draw(monkeypatch, rolled):
+    """train_steps draws the next block beside this block's updates; the next call of that length uses it
+    instead of drawing it again, and the run is the one of single steps."""
+    def run(ahead):
+        trainer = Trainer(equations.get("hjb", dim=3, num_time_interval=4),
+                          SolverOptions(steps_per_call=5, seed=3, dtype="float64", rolled_time_loop=rolled))
+        drawn = []  # the blocks drawn by the call that trains them
+        sample_block = trainer.sample_block
+
+        def counted(count, first):
+            if threading.current_thread() is threading.main_thread():
+                drawn.append(int(first))
+            return sample_block(count, first)
+
+        trainer.sample_block = counted
+        if not ahead:
+            monkeypatch.setattr(training, "AHEAD_NUMBERS", 0)
+        losses = np.concatenate([trainer.train_steps(count).numpy() for count in (5, 5, 3, 5, 5)])
+        monkeypatch.undo()
+        return losses, trainer.z0(), drawn
+
+    (losses, z0, drawn), (_, _, drawn_without) = run(True), run(False)
+    single = Trainer(equations.get("hjb", dim=3, num_time_interval=4),
+                     SolverOptions(steps_per_call=5, seed=3, dtype="float64", rolled_time_loop=rolled))
+    single_losses = np.array([single.train_step().numpy() for _ in range(23)])
+    assert drawn == [0, 10, 13]  # the blocks at steps 5 and 18 were drawn ahead; step 10 asked for 3, not 5
+    assert drawn_without == [0, 5, 10, 13, 18]
+    np.testing.assert_allclose(losses, single_losses, rtol=1e-10)
+    np.testing.assert_allclose(z0, single.z0(), rtol=1e-9)
 
 
 def test_divergence_inside_a_call_names_its_step():

@@ -9,6 +9,7 @@ function of its seed.
 from __future__ import annotations
 
 import abc
+import concurrent.futures
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -26,6 +27,13 @@ from deepbsde.validation import shown
 from equations.base import Equation
 
 VALIDATION_STREAM = -1  # second seed word of the validation batch; training uses steps >= 0
+#: the next block is drawn ahead only while a block holds at most this many numbers (64 MiB in float32): at
+#: d = 10,000 a block of 10 steps holds 10^9 bytes, which a second one would double
+AHEAD_NUMBERS = 2 ** 24
+#: the thread that draws the next training block while the current one trains (one for every trainer: a
+#: block takes milliseconds, and its TensorFlow kernels use the intra-op threads anyway)
+_SAMPLER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deepbsde-sampler")
+
 
 class TrainingObserver(Protocol):
     """Something told of the progress of a training run."""
@@ -238,6 +246,11 @@ class Trainer(TrainingLoop):
         # (one trace per block length: a run has at most three)
         self.sample_block = tf.function(self._increments_block, autograph=False)
         self.update_block = tf.function(self._update_block, jit_compile=options.jit_compile, autograph=False)
+        # The next block is drawn on another thread while this block's updates run: XLA's products take one
+        # core, the sampling the other (a step 3-6% shorter on 2 cores, docs/benchmarks.md). A block is a
+        # function of (seed, first step, count) alone, so the one drawn ahead is used whenever the next call
+        # asks for that block, and dropped otherwise.
+        self._ahead: tuple[tuple[int, int], concurrent.futures.Future] | None = None
         # Replicas update the mirrored batch-norm statistics through a cross-replica
         # merge, which XLA cannot compile: their gradient runs as a plain graph.
         self.replica_gradients = tf.function(self._gradients, **plain)
@@ -259,20 +272,32 @@ class Trainer(TrainingLoop):
         `count` calls of train_step would; returns their losses [count]."""
         if count == 1 or self.distributed_step is not None:
             return tf.stack([self.train_step() for _ in range(count)])
-        return self.update_block(*self.sample_block(count))
+        first = self.step
+        ahead, self._ahead = self._ahead, None
+        block = (ahead[1].result() if ahead is not None and ahead[0] == (first, count)
+                 else self.sample_block(count, tf.constant(first, tf.int64)))
+        if count * self._block_numbers() <= AHEAD_NUMBERS:
+            upcoming = _SAMPLER.submit(self.sample_block, count, tf.constant(first + count, tf.int64))
+            self._ahead = ((first + count, count), upcoming)
+        return self.update_block(*block)
 
-    def _increments(self, offset: int = 0) -> tf.Tensor:
-        """The increments of batch (seed, step + offset) in increments_dtype: the compiled update casts
+    def _block_numbers(self) -> int:
+        """Numbers held per step of a block: its increments and, where they are built with them, its paths."""
+        eq = self.equation
+        per_path = eq.num_time_interval + (eq.num_time_interval + 1 if self._samples_paths() else 0)
+        return self.options.batch_size * per_path * eq.dim
+
+    def _increments(self, step: tf.Tensor) -> tf.Tensor:
+        """The increments of batch (seed, step) in increments_dtype: the compiled update casts
         them to dtype, so that a block of them crosses into it at the smaller size."""
-        step = tf.convert_to_tensor(self.optimizer.iterations) + offset
         seed = tf.stack([tf.constant(self.options.seed, tf.int64), step])
         return self.equation.process.brownian_increments(self.options.batch_size, seed,
                                                          tf.as_dtype(self.options.sampling_dtype))
 
-    def _batch(self, offset: int = 0) -> tuple[tf.Tensor, tf.Tensor | None]:
-        """The increments of batch (seed, step + offset) and, with rolled_time_loop, its paths
+    def _batch(self) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """The increments of batch (seed, current step) and, with rolled_time_loop, its paths
         (else None: the compiled update builds them)."""
-        dw = self._increments(offset)
+        dw = self._increments(tf.convert_to_tensor(self.optimizer.iterations))
         return dw, (self._paths_of(dw) if self._samples_paths() else None)
 
     def _samples_paths(self) -> bool:
@@ -283,11 +308,12 @@ class Trainer(TrainingLoop):
     def _paths_of(self, dw: tf.Tensor) -> tf.Tensor:
         return self.equation.process.paths_from_increments(tf.cast(dw, self.dtype))
 
-    def _increments_block(self, count: int) -> tuple[tf.Tensor, tf.Tensor | None]:
+    def _increments_block(self, count: int, first: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """The increments of batches (seed, first), ..., (seed, first + count - 1) and, with
+        rolled_time_loop, their paths."""
         # a loop over the batches rather than `count` copies of one: a third of the trace time
-        offsets = tf.range(count, dtype=tf.int64)
-        increments = tf.map_fn(self._increments, offsets,
-                               fn_output_signature=tf.as_dtype(self.options.sampling_dtype))
+        steps = first + tf.range(count, dtype=tf.int64)
+        increments = tf.map_fn(self._increments, steps, fn_output_signature=tf.as_dtype(self.options.sampling_dtype))
         if not self._samples_paths():
             return increments, None
         return increments, tf.map_fn(self._paths_of, increments, fn_output_signature=self.dtype)
@@ -333,7 +359,7 @@ class Trainer(TrainingLoop):
 
     def _distributed_step(self) -> tf.Tensor:
         self._continue()
-        dw = self._increments()
+        dw = self._increments(tf.convert_to_tensor(self.optimizer.iterations))
         share = self.options.batch_size // self.strategy.num_replicas_in_sync  # validated to divide
 
         def replica_increments(context: tf.distribute.ValueContext) -> tf.Tensor:
