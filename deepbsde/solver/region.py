@@ -275,13 +275,15 @@ class RegionTrainer(TrainingLoop):
         p = self.problem.parameters.sample(count, fold(seed, 2), self.dtype)
         return dw, x0, p
 
-    def _training_batch(self, offset: int = 0) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        step = tf.convert_to_tensor(self.optimizer.iterations) + offset
+    def _training_batch(self, step: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The batch (seed, step), by default of the current step."""
+        step = tf.convert_to_tensor(self.optimizer.iterations) if step is None else step
         return self._sample(self.options.batch_size, tf.stack([tf.constant(self.options.seed, tf.int64), step]),
                             tf.as_dtype(self.options.sampling_dtype))
 
-    def _training_block(self, count: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        batches = [self._training_batch(k) for k in range(count)]
+    def _training_block(self, count: int, first: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The batches (seed, first), ..., (seed, first + count - 1), stacked."""
+        batches = [self._training_batch(first + k) for k in range(count)]
         dw, x0, p = (tf.stack(parts) for parts in zip(*batches))
         return dw, x0, p
 
@@ -312,7 +314,9 @@ class RegionTrainer(TrainingLoop):
         train_step would; returns their losses [count]."""
         if count == 1:
             return tf.stack([self.train_step()])
-        return self.update_block(*self.sample_block(count))
+        numbers = self.options.batch_size * (self.problem.num_time_interval * self.problem.dim + self.problem.dim
+                                             + self.problem.parameters.count)  # dw, X_0, parameters
+        return self._train_block(count, self.sample_block, self.update_block, numbers)
 
     def record(self, elapsed: float) -> HistoryRecord:
         """Validation loss and U at the region's centre (parameters at their midpoints)."""

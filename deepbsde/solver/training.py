@@ -90,6 +90,8 @@ class TrainingLoop(abc.ABC):
     options: SolverOptions
     optimizer: tf.keras.optimizers.Optimizer
     plateau: PlateauSchedule | None
+    #: the block drawn ahead, by (first step, count); see `_train_block`
+    _ahead: tuple[tuple[int, int], concurrent.futures.Future] | None = None
 
     @abc.abstractmethod
     def train_steps(self, count: int) -> tf.Tensor:
@@ -98,6 +100,23 @@ class TrainingLoop(abc.ABC):
     @abc.abstractmethod
     def record(self, elapsed: float) -> HistoryRecord:
         """The history record of the current step."""
+
+    def _train_block(self, count: int, sample_block: Callable[..., tuple], update_block: Callable[..., tf.Tensor],
+                     numbers_per_step: int) -> tf.Tensor:
+        """`count` steps in one call of update_block on sample_block(count, first step), the block after it
+        drawn on the sampler thread meanwhile: the compiled updates take one core, the sampling the other (a
+        step 3-6% shorter on 2 cores, docs/benchmarks.md). A block is a function of (seed, first step, count)
+        alone, so the one drawn ahead is used whenever the next call asks for that block, and dropped
+        otherwise. numbers_per_step: the numbers a step's batch holds (no block above AHEAD_NUMBERS is drawn
+        ahead)."""
+        first = self.step
+        ahead, self._ahead = self._ahead, None
+        block = (ahead[1].result() if ahead is not None and ahead[0] == (first, count)
+                 else sample_block(count, tf.constant(first, tf.int64)))
+        if count * numbers_per_step <= AHEAD_NUMBERS:
+            upcoming = _SAMPLER.submit(sample_block, count, tf.constant(first + count, tf.int64))
+            self._ahead = ((first + count, count), upcoming)
+        return update_block(*block)
 
     @property
     def step(self) -> int:
@@ -246,11 +265,6 @@ class Trainer(TrainingLoop):
         # (one trace per block length: a run has at most three)
         self.sample_block = tf.function(self._increments_block, autograph=False)
         self.update_block = tf.function(self._update_block, jit_compile=options.jit_compile, autograph=False)
-        # The next block is drawn on another thread while this block's updates run: XLA's products take one
-        # core, the sampling the other (a step 3-6% shorter on 2 cores, docs/benchmarks.md). A block is a
-        # function of (seed, first step, count) alone, so the one drawn ahead is used whenever the next call
-        # asks for that block, and dropped otherwise.
-        self._ahead: tuple[tuple[int, int], concurrent.futures.Future] | None = None
         # Replicas update the mirrored batch-norm statistics through a cross-replica
         # merge, which XLA cannot compile: their gradient runs as a plain graph.
         self.replica_gradients = tf.function(self._gradients, **plain)
@@ -272,20 +286,10 @@ class Trainer(TrainingLoop):
         `count` calls of train_step would; returns their losses [count]."""
         if count == 1 or self.distributed_step is not None:
             return tf.stack([self.train_step() for _ in range(count)])
-        first = self.step
-        ahead, self._ahead = self._ahead, None
-        block = (ahead[1].result() if ahead is not None and ahead[0] == (first, count)
-                 else self.sample_block(count, tf.constant(first, tf.int64)))
-        if count * self._block_numbers() <= AHEAD_NUMBERS:
-            upcoming = _SAMPLER.submit(self.sample_block, count, tf.constant(first + count, tf.int64))
-            self._ahead = ((first + count, count), upcoming)
-        return self.update_block(*block)
-
-    def _block_numbers(self) -> int:
-        """Numbers held per step of a block: its increments and, where they are built with them, its paths."""
         eq = self.equation
-        per_path = eq.num_time_interval + (eq.num_time_interval + 1 if self._samples_paths() else 0)
-        return self.options.batch_size * per_path * eq.dim
+        per_path = eq.num_time_interval + (eq.num_time_interval + 1 if self._samples_paths() else 0)  # dw, X
+        numbers = self.options.batch_size * per_path * eq.dim
+        return self._train_block(count, self.sample_block, self.update_block, numbers)
 
     def _increments(self, step: tf.Tensor) -> tf.Tensor:
         """The increments of batch (seed, step) in increments_dtype: the compiled update casts
