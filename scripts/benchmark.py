@@ -289,13 +289,13 @@ def command_wall_seconds(config: str, runs: int = COMMAND_RUNS) -> dict[str, Any
     another: the median, each run's time, and the last run's output tail (one run alone says little on a
     machine shared with other jobs)."""
     command = [str(Path(sys.executable).with_name("deepbsde")), "run", config, "--out",
-               str(REPO / "runs" / f"benchmark-command-{os.getpid()}")]
+               f"runs/benchmark-command-{os.getpid()}"]  # relative to REPO, the command's working directory
     seconds = []
     for _ in range(runs):
         tick = time.perf_counter()
         done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
         seconds.append(time.perf_counter() - tick)
-        shutil.rmtree(command[-1], ignore_errors=True)
+        shutil.rmtree(REPO / command[-1], ignore_errors=True)
     return {"command": f"deepbsde run {config}", "wall_seconds": statistics.median(seconds),
             "runs_seconds": seconds, "output_tail": done.stdout.strip().splitlines()[-5:]}
 

@@ -104,10 +104,10 @@ class TrainingLoop(abc.ABC):
     def _train_block(self, count: int, sample_block: Callable[..., tuple], update_block: Callable[..., tf.Tensor],
                      numbers_per_step: int) -> tf.Tensor:
         """`count` steps in one call of update_block on sample_block(count, first step), the block after it
-        drawn on the sampler thread meanwhile: the compiled updates take one core, the sampling the other (a
-        step 3-6% shorter on 2 cores, docs/benchmarks.md). A block is a function of (seed, first step, count)
-        alone, so the one drawn ahead is used whenever the next call asks for that block, and dropped
-        otherwise. numbers_per_step: the numbers a step's batch holds (no block above AHEAD_NUMBERS is drawn
+        drawn on the sampler thread meanwhile: the compiled updates take one core, the sampling the other (HJB
+        d = 100 steps about 6% shorter on 2 cores, docs/benchmarks.md). A block is a function of (seed, first
+        step, count) alone, so the one drawn ahead is used whenever the next call asks for that block, and
+        dropped otherwise. numbers_per_step: the numbers a step's batch holds (no block above AHEAD_NUMBERS is drawn
         ahead)."""
         first = self.step
         ahead, self._ahead = self._ahead, None
