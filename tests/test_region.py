@@ -265,7 +265,7 @@ def test_region_training_is_the_same_for_any_steps_per_call():
     equation = equations.get("hjb", dim=3, num_time_interval=4)
     region = Region.ball("radial_ball", 0.0, 1.0, 3)
     values = []
-    for steps_per_call in (1, 7):
+    for steps_per_call in (1, 7, 5):  # 7 and 3 in turn (each block drawn by its call), 5 (blocks drawn ahead)
         options = SolverOptions(iterations=30, batch_size=32, valid_size=32, log_every=10, dtype="float64",
                                 hidden_widths=[8, 8], steps_per_call=steps_per_call, jit_compile=False,
                                 learning_rates=[1e-2], lr_boundaries=[], preset="paper")
@@ -274,6 +274,7 @@ def test_region_training_is_the_same_for_any_steps_per_call():
         assert [record.step for record in history] == [0, 10, 20, 30]
         values.append(trainer.solution.evaluate(np.array([[0.1, 0.2, -0.3], [0.0, 0.0, 0.0]]))["u"])
     np.testing.assert_allclose(values[0], values[1], rtol=1e-10)
+    np.testing.assert_allclose(values[0], values[2], rtol=1e-10)
 
 
 REGION_CONFIG = """

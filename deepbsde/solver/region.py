@@ -283,8 +283,9 @@ class RegionTrainer(TrainingLoop):
 
     def _training_block(self, count: int, first: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """The batches (seed, first), ..., (seed, first + count - 1), stacked."""
-        batches = [self._training_batch(first + k) for k in range(count)]
-        dw, x0, p = (tf.stack(parts) for parts in zip(*batches))
+        # a loop over the batches rather than `count` copies of one in the graph, as the point solver's
+        steps = first + tf.range(count, dtype=tf.int64)
+        dw, x0, p = tf.map_fn(self._training_batch, steps, fn_output_signature=(self.dtype,) * 3)
         return dw, x0, p
 
     def _update(self, dw: tf.Tensor, x0: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
