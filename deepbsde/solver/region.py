@@ -317,7 +317,7 @@ class RegionTrainer(TrainingLoop):
             return tf.stack([self.train_step()])
         numbers = self.options.batch_size * (self.problem.num_time_interval * self.problem.dim + self.problem.dim
                                              + self.problem.parameters.count)  # dw, X_0, parameters
-        return self._train_block(count, self.sample_block, self.update_block, numbers)
+        return self._train_block(count, numbers)
 
     def record(self, elapsed: float) -> HistoryRecord:
         """Validation loss and U at the region's centre (parameters at their midpoints)."""

@@ -90,6 +90,9 @@ class TrainingLoop(abc.ABC):
     options: SolverOptions
     optimizer: tf.keras.optimizers.Optimizer
     plateau: PlateauSchedule | None
+    #: the blocks of steps_per_call batches, sample_block(count, first step), and their compiled updates
+    sample_block: Callable[..., tuple]
+    update_block: Callable[..., tf.Tensor]
     #: the block drawn ahead, by (first step, count); see `_train_block`
     _ahead: tuple[tuple[int, int], concurrent.futures.Future] | None = None
 
@@ -101,8 +104,7 @@ class TrainingLoop(abc.ABC):
     def record(self, elapsed: float) -> HistoryRecord:
         """The history record of the current step."""
 
-    def _train_block(self, count: int, sample_block: Callable[..., tuple], update_block: Callable[..., tf.Tensor],
-                     numbers_per_step: int) -> tf.Tensor:
+    def _train_block(self, count: int, numbers_per_step: int) -> tf.Tensor:
         """`count` steps in one call of update_block on sample_block(count, first step), the block after it
         drawn on the sampler thread meanwhile: the compiled updates take one core, the sampling the other (HJB
         d = 100 steps about 6% shorter on 2 cores, docs/benchmarks.md). A block is a function of (seed, first
@@ -112,11 +114,11 @@ class TrainingLoop(abc.ABC):
         first = self.step
         ahead, self._ahead = self._ahead, None
         block = (ahead[1].result() if ahead is not None and ahead[0] == (first, count)
-                 else sample_block(count, tf.constant(first, tf.int64)))
+                 else self.sample_block(count, tf.constant(first, tf.int64)))
         if count * numbers_per_step <= AHEAD_NUMBERS:
-            upcoming = _SAMPLER.submit(sample_block, count, tf.constant(first + count, tf.int64))
+            upcoming = _SAMPLER.submit(self.sample_block, count, tf.constant(first + count, tf.int64))
             self._ahead = ((first + count, count), upcoming)
-        return update_block(*block)
+        return self.update_block(*block)
 
     @property
     def step(self) -> int:
@@ -289,11 +291,12 @@ class Trainer(TrainingLoop):
         eq = self.equation
         per_path = eq.num_time_interval + (eq.num_time_interval + 1 if self._samples_paths() else 0)  # dw, X
         numbers = self.options.batch_size * per_path * eq.dim
-        return self._train_block(count, self.sample_block, self.update_block, numbers)
+        return self._train_block(count, numbers)
 
-    def _increments(self, step: tf.Tensor) -> tf.Tensor:
-        """The increments of batch (seed, step) in increments_dtype: the compiled update casts
-        them to dtype, so that a block of them crosses into it at the smaller size."""
+    def _increments(self, step: tf.Tensor | None = None) -> tf.Tensor:
+        """The increments of batch (seed, step), by default of the current step, in increments_dtype: the
+        compiled update casts them to dtype, so that a block of them crosses into it at the smaller size."""
+        step = tf.convert_to_tensor(self.optimizer.iterations) if step is None else step
         seed = tf.stack([tf.constant(self.options.seed, tf.int64), step])
         return self.equation.process.brownian_increments(self.options.batch_size, seed,
                                                          tf.as_dtype(self.options.sampling_dtype))
@@ -301,7 +304,7 @@ class Trainer(TrainingLoop):
     def _batch(self) -> tuple[tf.Tensor, tf.Tensor | None]:
         """The increments of batch (seed, current step) and, with rolled_time_loop, its paths
         (else None: the compiled update builds them)."""
-        dw = self._increments(tf.convert_to_tensor(self.optimizer.iterations))
+        dw = self._increments()
         return dw, (self._paths_of(dw) if self._samples_paths() else None)
 
     def _samples_paths(self) -> bool:
@@ -363,7 +366,7 @@ class Trainer(TrainingLoop):
 
     def _distributed_step(self) -> tf.Tensor:
         self._continue()
-        dw = self._increments(tf.convert_to_tensor(self.optimizer.iterations))
+        dw = self._increments()
         share = self.options.batch_size // self.strategy.num_replicas_in_sync  # validated to divide
 
         def replica_increments(context: tf.distribute.ValueContext) -> tf.Tensor:
