@@ -16,7 +16,7 @@ import numpy as np
 
 from deepbsde.errors import ParameterError
 from deepbsde.finance.market import BlackScholesModel
-from deepbsde.finance.payoffs import Payoff, payoff_from_params
+from deepbsde.finance.payoffs import Payoff, payoff_fields, payoff_from_params
 from deepbsde.finance.sparse_relu import ReluNetwork
 from equations.base import Equation
 from equations.processes import GeometricBrownianMotion
@@ -30,7 +30,8 @@ class BlackScholesLinear(Equation):
     volatilities, dividend_yields: one entry for all assets or one per asset;
     correlation: the d x d matrix flattened row by row, [] for independent
     assets. payoff: one of deepbsde.payoffs.PAYOFFS, using those of strike,
-    strike_low, strike_high, ratio and weights that it has as fields.
+    strike_low, strike_high, ratio and weights that it has as fields;
+    weights (of the weighted payoffs): one for all assets or one per asset.
     """
 
     summary = "Linear Black-Scholes, f = -r y, g = an exact ReLU payoff network (max-call by default)"
@@ -47,7 +48,7 @@ class BlackScholesLinear(Equation):
     strike_low: float = 120.0
     strike_high: float = 150.0
     ratio: float = 2.0
-    weights: list[float] = []
+    weights: list[float] = []             # one for all assets or one per asset; the weighted payoffs need them
 
     @classmethod
     def check_params(cls, params):
@@ -103,7 +104,14 @@ def market_of(params: dict[str, Any]) -> BlackScholesModel:
 
 
 def option_of(params: dict[str, Any]) -> Payoff:
-    """The validated Payoff of equation parameters."""
+    """The validated Payoff of equation parameters; one weight stands for the same weight on every asset."""
+    weights = params["weights"]
+    kind = params["payoff"]
+    if not weights and "weights" in payoff_fields(kind):
+        raise ParameterError("weights", f"the payoff {kind} weighs the assets: give one weight for all of them "
+                                        "or one per asset")
+    if len(weights) == 1:
+        params = {**params, "weights": weights * params["dim"]}
     option = payoff_from_params(params)
     option.check_dimension(params["dim"])
     return option

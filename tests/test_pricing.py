@@ -92,6 +92,18 @@ def test_black_scholes_equation_validates_its_parameters(params, field):
         equations.get("black_scholes", dim=3, **params)
 
 
+def test_one_weight_of_a_weighted_payoff_stands_for_every_asset():
+    one = equations.get("black_scholes", dim=3, payoff="basket_call", weights=[0.5], x0=[90.0, 100.0, 120.0])
+    each = equations.get("black_scholes", dim=3, payoff="basket_call", weights=[0.5] * 3, x0=[90.0, 100.0, 120.0])
+    assert one.option == each.option and one.option.weights == (0.5, 0.5, 0.5)
+    x = np.array([[90.0, 100.0, 120.0]])
+    np.testing.assert_allclose(one.g(x).numpy().ravel(), [0.5 * 310.0 - 100.0])
+    with pytest.raises(ParameterError, match="^weights: the payoff basket_call weighs the assets: give one weight"):
+        equations.get("black_scholes", dim=3, payoff="basket_call")
+    with pytest.raises(ParameterError, match="^weights: has 2 entries but the model has 3 assets"):
+        equations.get("black_scholes", dim=3, payoff="basket_call", weights=[0.5, 0.5])
+
+
 def test_pricing_equation_carries_the_market_and_the_payoff_network():
     model = BlackScholesModel([90.0, 110.0], rate=0.03, volatilities=[0.2, 0.3], dividend_yields=[0.01, 0.0],
                               correlation=[[1.0, 0.6], [0.6, 1.0]])

@@ -191,13 +191,17 @@ PAYOFFS: dict[str, type[Payoff]] = {cls.kind: cls for cls in
                                     (MaxCall, MinPut, BestOfCall, WorstOfPut, CallSpreadOnMax, BasketCall)}
 
 
+def payoff_fields(kind: str) -> list[str]:
+    """The parameters of the payoff named `kind` (ParameterError "payoff" for an unknown one)."""
+    if kind not in PAYOFFS:
+        raise ParameterError("payoff", f"unknown payoff {kind!r}; known payoffs: {', '.join(sorted(PAYOFFS))}")
+    return [field.name for field in dataclasses.fields(PAYOFFS[kind])]
+
+
 def payoff_from_params(params: Mapping[str, Any]) -> Payoff:
     """The payoff named by params["payoff"], built from the parameters of its fields."""
     kind = params["payoff"]
-    if kind not in PAYOFFS:
-        raise ParameterError("payoff", f"unknown payoff {kind!r}; known payoffs: {', '.join(sorted(PAYOFFS))}")
-    cls = PAYOFFS[kind]
-    return cls(**{f.name: params[f.name] for f in dataclasses.fields(cls)})
+    return PAYOFFS[kind](**{name: params[name] for name in payoff_fields(kind)})
 
 
 def checked_option(payoff: Any, model: Any) -> tuple[Payoff, BlackScholesModel]:
