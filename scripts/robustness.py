@@ -1,7 +1,7 @@
 """Held-out robustness battery: every problem solved with DEFAULT solver options.
 
     .venv/bin/python scripts/robustness.py --group hjb --group hjb_dims --group maxcall --group payoffs \
-        --group heldout --group registered --group broken
+        --group heldout --group registered --group variants --group schedules --group broken
     .venv/bin/python scripts/robustness.py --render
 
 Each group appends one JSON line per problem to docs/robustness.jsonl (so
@@ -16,6 +16,9 @@ it. Groups:
   correlated with random spots and vols; call spread on the max d = 50);
 - heldout: the equations of scripts/heldout_problems.py (not registered) against their exact solutions;
 - registered: every registered equation at its published parameters, no solver options;
+- variants: registered equations at parameters no config uses (other dimensions, horizons, payoffs);
+- schedules: a user's fixed schedules of 300, 800 and 2000 steps (not the defaults): every run 1% or
+  more off must be flagged;
 - broken: deliberately broken runs (too few iterations, too large a learning rate)
   that the self-check must flag.
 """
@@ -40,6 +43,7 @@ from deepbsde.errors import DivergenceError
 from deepbsde.finance.market import BlackScholesModel
 from deepbsde.finance.payoffs import BasketCall, CallSpreadOnMax, MaxCall, WorstOfPut
 from deepbsde.reference import cole_hopf_quadrature
+from deepbsde.reference.resolve import best_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "robustness.jsonl"
@@ -50,12 +54,14 @@ LAMBDAS = (0.1, 1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)
 REGISTERED = ("allen_cahn", "bs_default_risk", "bs_diff_rates", "burgers", "hjb", "quadratic_gradient",
               "reaction_diffusion", "black_scholes")
 COMMAND = (".venv/bin/python scripts/robustness.py --group hjb --group hjb_dims --group maxcall --group payoffs "
-           "--group heldout --group registered --group broken && .venv/bin/python scripts/robustness.py --render")
+           "--group heldout --group registered --group variants --group schedules --group broken && "
+           ".venv/bin/python scripts/robustness.py --render")
 
 
 def row(group: str, problem: str, dim: int, value: float, reference: float | None, result, seconds: float,
-        expect_flag: bool = False, **extra) -> dict:
-    """One line of the table."""
+        expect_flag: bool | None = False, **extra) -> dict:
+    """One line of the table. expect_flag: True for a broken run (must be flagged), None for a user's schedule
+    (must be flagged if 1% or more off), False for a default solve (must pass if within 1%, else be flagged)."""
     check = result.diagnostics
     error = None if reference is None else abs(value - reference) / abs(reference)
     return {"group": group, "problem": problem, "dim": dim, "value": value, "reference": reference,
@@ -182,8 +188,66 @@ def group_broken() -> list[dict]:
     return rows
 
 
+#: registered equations at parameters that no config, test or other group uses
+VARIANTS = (("reaction_diffusion", {"dim": 10, "kappa": 0.3}), ("reaction_diffusion", {"dim": 20, "lam_scale": 0.8}),
+            ("burgers", {"dim": 10, "total_time": 0.3}), ("burgers", {"dim": 20}),
+            ("burgers", {"dim": 10, "total_time": 0.5}),
+            ("quadratic_gradient", {"dim": 20, "alpha": 0.6, "total_time": 0.5}),
+            ("hjb", {"dim": 30, "lam": 3.0, "total_time": 0.5}), ("hjb", {"dim": 10, "lam": 2.0, "total_time": 0.5}),
+            ("allen_cahn", {"dim": 20, "x0": 0.5}),
+            ("black_scholes", {"dim": 30, "payoff": "basket_call", "weights": [1.0 / 30], "x0": 90.0,
+                               "volatilities": [0.3]}),
+            ("black_scholes", {"dim": 5, "volatilities": [0.4], "rate": 0.02}))
+#: a user's own fixed schedule: 1e-2, then 1e-3 for the last quarter of the steps
+SCHEDULE_STEPS = (300, 800, 2000)
+SCHEDULE_PROBLEMS = (("reaction_diffusion", {"dim": 20}), ("burgers", {"dim": 20}), ("allen_cahn", {"dim": 20}),
+                     ("hjb", {"dim": 20}), ("quadratic_gradient", {"dim": 20}))
+
+
+def described(name: str, params: dict) -> str:
+    """"name, key = value, ..." with lists shown by their first entry."""
+    shown = {key: (value[0] if isinstance(value, list) and len(value) == 1 else value) for key, value in params.items()
+             if key != "dim"}
+    return ", ".join([name, *(f"{key} = {value:g}" if isinstance(value, float) else f"{key} = {value}"
+                              for key, value in shown.items())])
+
+
+def computed_reference(eq) -> tuple[float, float]:
+    """The equation's best reference (exact, else computed, e.g. multilevel Picard) and its 95% half-width."""
+    reference = best_reference(eq, cheap=False)
+    return reference.value, reference.half_width or 0.0
+
+
+def group_variants() -> list[dict]:
+    """Registered equations away from their published parameters, default options."""
+    rows = []
+    for name, params in VARIANTS:
+        eq = equations.get(name, **params)
+        reference, half_width = computed_reference(eq)
+        result, seconds = timed(deepbsde.solve, eq, reference=reference, dtype="float32")
+        rows.append(row("variants", described(name, params), eq.dim, result.value, reference, result, seconds,
+                        reference_half_width=half_width))
+    return rows
+
+
+def group_schedules() -> list[dict]:
+    """Fixed schedules a user might set, short and long: every run 1% or more off must be flagged; one within
+    1% may be flagged too where its value still moves (not counted as a false alarm of the defaults)."""
+    rows = []
+    for name, params in SCHEDULE_PROBLEMS:
+        eq = equations.get(name, **params)
+        reference, _ = computed_reference(eq)
+        for steps in SCHEDULE_STEPS:
+            options = {"iterations": steps, "learning_rates": [1e-2, 1e-3], "lr_boundaries": [3 * steps // 4]}
+            result, seconds = timed(deepbsde.solve, eq, reference=reference, dtype="float32", **options)
+            rows.append(row("schedules", f"{described(name, params)}, {steps} steps", eq.dim, result.value, reference,
+                            result, seconds, expect_flag=None))
+    return rows
+
+
 GROUPS = {"hjb": group_hjb, "hjb_dims": group_hjb_dims, "maxcall": group_maxcall, "payoffs": group_payoffs,
-          "heldout": group_heldout, "registered": group_registered, "broken": group_broken}
+          "heldout": group_heldout, "registered": group_registered, "variants": group_variants,
+          "schedules": group_schedules, "broken": group_broken}
 
 
 def render(rows: list[dict]) -> str:
@@ -210,22 +274,29 @@ def render(rows: list[dict]) -> str:
              "(X = x0 + sigma W with a full matrix sigma, a forward process written in the script as a user",
              "would, linear, a call on the mean, u about 3.96). The hjb_dims group is HJB in low dimensions,",
              "where |grad u| is of order 1 and f weighs on the value, at lambda = 1 and at a larger lambda per",
-             "dimension.", "",
+             "dimension. The variants group is registered equations at parameters that no config uses, against",
+             "their exact solution, Cole-Hopf quadrature, multilevel Picard (allen_cahn, with its 95% half-width",
+             "in robustness.jsonl) or Monte Carlo (black_scholes). The schedules group is the one group not on",
+             "default options: a user's fixed schedule (1e-2, then 1e-3 for the last quarter) of 300, 800 and",
+             "2000 steps; the self-check must flag every such run 1% or more off, and may flag one within 1%",
+             "whose value still moves.", "",
              "| group | problem | d | value | reference | rel. error | verdict | loss / Var G | time |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         reference = "-" if r["reference"] is None else f"{r['reference']:.6g}"
         error = "-" if r["rel_error"] is None else f"{r['rel_error']:.2%}"
         verdict = "ok" if r["converged"] else "FLAGGED"
-        if r["expect_flag"]:
-            verdict += " (broken run)"
+        if r["expect_flag"] is not False:
+            verdict += " (broken run)" if r["expect_flag"] else " (user schedule)"
         if "delta_max_error" in r:
             error += f"; deltas max {r['delta_max_error']:.2%}, mean {r['delta_mean_error']:.2%}"
         lines.append(f"| {r['group']} | {r['problem']} | {r['dim']} | {r['value']:.6g} | {reference} | {error} | "
                      f"{verdict} | {r['loss_ratio']:.3g} | {r['seconds']:.0f} s |")
-    graded = [r for r in rows if not r["expect_flag"] and r["rel_error"] is not None]
+    graded = [r for r in rows if r["expect_flag"] is False and r["rel_error"] is not None]
     close = [r for r in graded if r["rel_error"] < 0.01]
-    broken = [r for r in rows if r["expect_flag"]]
+    broken = [r for r in rows if r["expect_flag"] is True]
+    scheduled = [r for r in rows if r["expect_flag"] is None]
+    scheduled_off = [r for r in scheduled if r["rel_error"] >= 0.01]
     false_alarms = [r for r in close if not r["converged"]]
     missed = [r for r in graded if r["rel_error"] >= 0.01 and r["converged"]]
     deltas = [r for r in rows if "delta_max_error" in r]
@@ -235,7 +306,11 @@ def render(rows: list[dict]) -> str:
               f"- runs within 1% that the self-check flagged anyway: {len(false_alarms)}"
               + "".join(f"; {r['problem']} (d = {r['dim']})" for r in false_alarms) + ";",
               f"- runs 1% or more off that passed the self-check: {len(missed)}"
-              + "".join(f"; {r['problem']} (d = {r['dim']}, {r['rel_error']:.2%})" for r in missed) + ";"]
+              + "".join(f"; {r['problem']} (d = {r['dim']}, {r['rel_error']:.2%})" for r in missed) + ";",
+              f"- user schedules: {len(scheduled_off)} of {len(scheduled)} runs 1% or more off, "
+              f"{sum(not r['converged'] for r in scheduled_off)} of them flagged; "
+              f"{sum(not r['converged'] for r in scheduled if r['rel_error'] < 0.01)} of the "
+              f"{len(scheduled) - len(scheduled_off)} within 1% flagged too (their value still moving);"]
     lines += [f"- {r['problem']}, deltas at d = {r['dim']}: largest error {r['delta_max_error']:.2%}, mean "
               f"{r['delta_mean_error']:.2%}, largest 95% half-width {r['delta_max_half_width']:.2%} of the delta"
               + ("" if "reference_delta_max_half_width" not in r else
