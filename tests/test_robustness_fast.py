@@ -72,8 +72,10 @@ def test_pilot_target_carries_the_source_of_f_and_sizes_z_by_it():
 
 
 # Measured at d = 4, N = 10, default options, float32, seed 1 (scripts/robustness.py runs them at full size).
+# source_only (g = 0, all of u from a source in (t, x)) ends 0.32% off, its value still moving by 0.29% over the last
+# fifth of training: flagged for it alone while the limit was 0.2%, now half the 1% tolerance
 WITHIN_ONE_PERCENT = ("bachelier_basket", "correlated_log_concave", "cubic_source", "gbm_log_quadratic", "gbm_mean_z",
-                      "gbm_squares", "geometric_mean_call", "large_heat", "short_puts", "sine_circle")
+                      "gbm_squares", "geometric_mean_call", "large_heat", "short_puts", "sine_circle", "source_only")
 # more than 1% off, and every check but the linearised value passed it: oscillating_time (a source oscillating in
 # t, f = (y - 2)|sum z| + ...) 2.1% off, its linearised value 2.6% from Y_0 and 0.5% from u; solved again under
 # the tangent measure, it fails the self-check again, and the first result stands
@@ -81,9 +83,6 @@ CAUGHT_BY_THE_LINEARIZED_VALUE = ("oscillating_time",)
 # flagged by the linearised value after the first training, then solved again under the tangent measure: tanh_ridge
 # (f = (y - 4)|z|) 1.8% off, its linearised value 1.4% from Y_0; the second solve 0.009% off, passing
 REFINED_UNDER_THE_TANGENT_MEASURE = ("tanh_ridge",)
-# within 1% and flagged anyway (an open false alarm): source_only (g = 0, all of u from a source in (t, x)) ends
-# 0.32% off, but its value still moved by 0.29% over the last fifth of training, where 0.2% is allowed
-FLAGGED_WITHIN_ONE_PERCENT = ("source_only",)
 
 
 def default_solve(name: str):
@@ -94,7 +93,7 @@ def default_solve(name: str):
 
 def test_every_heldout_problem_has_an_expected_outcome():
     outcomes = {*WITHIN_ONE_PERCENT, *CAUGHT_BY_THE_LINEARIZED_VALUE, *REFINED_UNDER_THE_TANGENT_MEASURE,
-                *FLAGGED_WITHIN_ONE_PERCENT, "long_horizon_sine", "small_oscillation"}
+                "long_horizon_sine", "small_oscillation"}
     assert outcomes == set(HELDOUT)
 
 
@@ -126,14 +125,6 @@ def test_small_heldout_problem_flagged_by_its_linearized_value_is_solved_again_w
     assert check.plain_measure is not None
     history = result.history
     assert result.iterations == history[-1].step and all(a.step < b.step for a, b in zip(history, history[1:]))
-
-
-@pytest.mark.parametrize("name", FLAGGED_WITHIN_ONE_PERCENT)
-def test_small_heldout_problem_within_one_percent_is_flagged_for_its_drift(name):
-    result = default_solve(name)
-    assert result.rel_error < 0.01
-    assert not result.diagnostics.converged
-    assert [reason for reason in result.diagnostics.reasons if "still moved" not in reason] == []
 
 
 def test_small_long_horizon_sine_off_by_more_than_one_percent_is_flagged():

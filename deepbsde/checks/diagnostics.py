@@ -14,11 +14,17 @@ Checks (each failing one adds a reason, and any reason makes the verdict
   (quadratic_gradient, 0.09% off), so as a failing reason it raised false
   alarms; every deliberately broken run of the battery fails another check
   (docs/robustness.md), while bs_diff_rates (1.15% off, ratio 1.54) now passes;
-- drift: how much the value still moved over the last part of training
-  (for a linear equation a note instead, where the control-variate interval
-  puts the value within 1%: a direct bound on its error beats this proxy; the
-  call spread on the maximum at d = 50 ended 0.23% off with a drift of 0.24%,
-  certified within 0.5% by 2^19 paths, see `self_check`);
+- drift: how much the value still moved over the last fifth of training, at
+  most half the 1% asked of a result (for a linear equation a note instead,
+  where the control-variate interval puts the value within 1%: a direct bound
+  on its error beats this proxy; the call spread on the maximum at d = 50 ended
+  0.23% off with a drift of 0.24%, certified within 0.5% by 2^19 paths, see
+  `self_check`). The limit was 0.2% at first; on registered equations at
+  parameters no config uses (docs/robustness.md, group variants), three good
+  runs with default options (Burgers, 0.18% to 0.65% off) moved 0.27% to 0.48%
+  and were flagged for it alone; the runs 1% or more off there and under a
+  user's fixed schedules (group schedules) were all flagged by the linearised
+  value, whatever their drift (0.08% and 0.17%);
 - settling (adaptive learning rate): how much the value moved after the
   schedule's first drop of the rate. The schedule drops when the value looks
   settled over a window; the phases after it, at a tenth and a hundredth of
@@ -126,7 +132,7 @@ from deepbsde.solver.training import Trainer
 
 LOSS_RATIO_LIMIT = 1.0     # validation loss / Var g above this: no better than Z = 0
 DRIFT_WINDOW = 0.2         # the last fifth of training
-DRIFT_LIMIT = 0.002        # relative change of the value allowed within it
+DRIFT_LIMIT = 0.005        # relative change of the value allowed within it: half the tolerance
 SETTLING_LIMIT = 0.01      # relative change of the value allowed after the adaptive rate's first drop
 AGREEMENT_LIMIT = 0.01     # relative gap allowed beyond the control variate's and the bound's 95% intervals
 TIME_GRID_LIMIT = 0.01     # relative time-grid bias estimate allowed
