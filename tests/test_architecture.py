@@ -27,8 +27,8 @@ LAYERS = [
     ("deepbsde.runs",),
     ("deepbsde.pricing",),
     # the interfaces: command line, public names, modules kept at their old paths
-    ("deepbsde.cli", "deepbsde.market", "deepbsde.payoffs", "deepbsde.relu_networks", "deepbsde.training",
-     "deepbsde"),
+    ("deepbsde.cli", "deepbsde.commands", "deepbsde.market", "deepbsde.payoffs", "deepbsde.relu_networks",
+     "deepbsde.training", "deepbsde"),
 ]
 
 
@@ -141,7 +141,7 @@ def test_the_checks_catch_a_cycle_and_an_upward_import(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("first_import", ["equations", "deepbsde.finance.payoffs", "deepbsde.reference",
-                                          "deepbsde.pricing", "deepbsde.cli"])
+                                          "deepbsde.pricing", "deepbsde.cli", "deepbsde.commands"])
 def test_each_entry_point_imports_first_in_a_fresh_interpreter(first_import):
     """A runtime cycle shows only when a module is imported first: try each entry point."""
     subprocess.run([sys.executable, "-c", f"import {first_import}"], check=True, cwd=REPO, timeout=120,
@@ -167,3 +167,20 @@ def test_import_deepbsde_does_not_load_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120, text=True,
                          capture_output=True)
     assert out.stdout.strip() == "True"  # loaded on first use of a name that needs it
+
+
+def test_the_command_parses_its_arguments_before_importing_tensorflow():
+    """`deepbsde --help` and an argument error answer without importing TensorFlow or the commands
+    (seconds of start-up): deepbsde.cli imports them when a command runs."""
+    code = ("import sys, deepbsde.cli as cli\n"
+            "cli.build_parser().parse_args(['run', 'x'])\n"
+            "for argv in (['--help'], ['run', 'configs/hjb.yaml', '--bogus']):\n"
+            "    try:\n"
+            "        cli.main(argv)\n"
+            "    except SystemExit as stop:\n"
+            "        print('exit', stop.code)\n"
+            "print('imported', 'tensorflow' in sys.modules, 'deepbsde.commands' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120, text=True,
+                         capture_output=True)
+    assert out.stdout.startswith("usage: deepbsde") and "unrecognized arguments: --bogus" in out.stderr
+    assert out.stdout.splitlines()[-3:] == ["exit 0", "exit 2", "imported False False"]
