@@ -42,7 +42,9 @@ import socket  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import FrameType  # noqa: E402
 from typing import Any  # noqa: E402
@@ -50,6 +52,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from deepbsde.checks.control_variate import RegionControlVariate  # noqa: E402
+from deepbsde.checks.diagnostics import NotConvergedWarning  # noqa: E402
 from deepbsde.errors import ConfigError, ParameterError, TrainingInterrupted  # noqa: E402
 from deepbsde.pricing.book import load_price_function  # noqa: E402
 from deepbsde.pricing.early_exercise import EarlyExerciseJob, early_exercise_job  # noqa: E402
@@ -199,6 +202,15 @@ def _abandon_new_run(out: Path, existed: bool) -> Callable[[], None]:
     return cleanup
 
 
+@contextmanager
+def verdict_printed_by_the_command() -> Iterator[None]:
+    """Silences the self-check's NotConvergedWarning, which the library raises for Python callers: the command
+    prints the verdict itself, as a WARNING line with the result, not as a warning pointing into this module."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotConvergedWarning)
+        yield
+
+
 def command_run(args: argparse.Namespace) -> int:
     """Trains on a configuration (or prices a `kind: bermudan` one), writes the run folder and prints the
     result; a signal while training saves a checkpoint and returns 128 + its number."""
@@ -219,9 +231,10 @@ def command_run(args: argparse.Namespace) -> int:
     stop = StopRequest(cleanup=(lambda: None) if args.resume else _abandon_new_run(out, out.exists()))
     stop.install()
     try:
-        result = run_config(config, out, resume=bool(args.resume), overwrite=args.overwrite,
-                            observers=[stop, *([] if args.quiet else [ProgressPrinter()])], should_stop=stop,
-                            report=lambda message: print(f"deepbsde: {message}", file=sys.stderr, flush=True))
+        with verdict_printed_by_the_command():
+            result = run_config(config, out, resume=bool(args.resume), overwrite=args.overwrite,
+                                observers=[stop, *([] if args.quiet else [ProgressPrinter()])], should_stop=stop,
+                                report=lambda message: print(f"deepbsde: {message}", file=sys.stderr, flush=True))
     except TrainingInterrupted as interrupted:
         print(f"deepbsde: {interrupted}; checkpoint saved to {interrupted.checkpoint}\n"
               f"continue with: deepbsde run {args.config} --resume {out}", file=sys.stderr)
@@ -230,7 +243,8 @@ def command_run(args: argparse.Namespace) -> int:
         stop.uninstall()
     if args.check_time_grid and not isinstance(result, RegionRunResult):
         say(f"checking the time grid: solving again with N = {2 * equation.num_time_interval}", flush=True)
-        check_on_twice_the_time_steps(result, equation, config.solver.to_dict())
+        with verdict_printed_by_the_command():
+            check_on_twice_the_time_steps(result, equation, config.solver.to_dict())
         result.write(out)  # result.json with the check
     if isinstance(result, RegionRunResult):
         at = ", ".join(f"{name} = {(low + high) / 2:.4g}" for name, (low, high) in result.parameter_ranges.items())

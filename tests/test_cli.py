@@ -3,9 +3,11 @@ import csv
 import json
 import subprocess
 import sys
+import warnings
 
 import pytest
 
+import deepbsde
 import equations
 from deepbsde.cli import main
 from deepbsde.reference import cole_hopf_quadrature
@@ -15,6 +17,21 @@ pytestmark = pytest.mark.slow  # runs of the command with trainings
 
 RESULT_KEYS = {"equation", "dim", "value", "reference", "rel_error", "iterations", "seconds",
                "ms_per_iteration", "seed", "config"}
+
+
+def test_a_failed_self_check_is_a_warning_line_of_the_output_not_a_python_warning(tmp_path, capsys):
+    # the adaptive schedule stopped by a cap of 5 iterations: the self-check fails whatever the values
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["run", str(CONFIGS / "hjb.yaml"), "--set", "equation.dim=3",
+                     "--set", "equation.num_time_interval=5", "--set", "solver.iterations=5",
+                     "--set", "solver.learning_rates=[0.01]",
+                     "--set", "solver.lr_boundaries=[]", "--set", "solver.hidden_widths=[8, 8]",
+                     "--out", str(tmp_path / "run"), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "WARNING: self-check FAILED, do not trust this value: the adaptive learning rate had not settled" in printed
+    assert not [w for w in caught if issubclass(w.category, deepbsde.NotConvergedWarning)]
 
 
 def test_run_writes_result_and_history(tmp_path, capsys):
