@@ -440,9 +440,136 @@ class BachelierBasket(equations.Equation):
         return tf.exp(-self.rate * tau) * (moneyness * _normal_cdf(k) + spread * density)
 
 
+class AbsZRidge(equations.Equation):
+    """X = x0 + W, u = 5 + sin(w . x + t), f = -kappa |z| + h(t, x): concave and not smooth in z (a drift
+    uncertainty's penalty), with the source h that makes u the solution (there |z| = |cos(w . x + t)|);
+    u(0, 0) = 5."""
+
+    defaults = {"dim": 50, "num_time_interval": 20, "x0": 0.0, "kappa": 2.0}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        phase = _ridge(x) + tf.cast(t, x.dtype)
+        source = 0.5 * tf.sin(phase) - tf.cos(phase) + self.kappa * tf.abs(tf.cos(phase))  # -(u_t + L u) + kappa |z|
+        return -self.kappa * tf.norm(z, axis=1, keepdims=True) + source
+
+    def driver_convexity(self):
+        return "concave"
+
+    def g(self, x):
+        return self.exact_solution(self.total_time, x)
+
+    def exact_solution(self, t, x):
+        return 5.0 + tf.sin(_ridge(x) + tf.cast(t, x.dtype))
+
+
+class OrnsteinUhlenbeck(equations.ForwardProcess):
+    """dX = -theta X dt + sigma dW, each step simulated exactly (a mean-reverting forward process written
+    in the script as a user would)."""
+
+    def __init__(self, x0, total_time, num_time_interval, theta: float, sigma: float):
+        super().__init__(x0, total_time, num_time_interval)
+        self.theta, self.sigma = float(theta), float(sigma)
+
+    def paths_from_increments(self, dw, x0=None):
+        decay = np.exp(-self.theta * self.delta_t)
+        # the exact step's noise, sigma sqrt((1 - decay^2) / (2 theta)) N(0, 1), from dw ~ N(0, dt)
+        scale = self.sigma * np.sqrt((1.0 - decay ** 2) / (2.0 * self.theta * self.delta_t))
+        x = tf.constant(self.x0, dw.dtype) + tf.zeros_like(dw[0]) if x0 is None else tf.cast(x0, dw.dtype)
+        xs = [x]
+        for n in range(dw.shape[0]):
+            x = decay * x + scale * dw[n]
+            xs.append(x)
+        return tf.stack(xs)
+
+    def drift(self, x):
+        return -self.theta * x
+
+    def diffusion_transpose_times(self, x, v):
+        return self.sigma * v
+
+    def gradient_from_z(self, x, z):
+        return np.asarray(z) / self.sigma
+
+
+class OUSquares(equations.Equation):
+    """Linear pricing (f = -r y) of g = |x|^2 / d under the Ornstein-Uhlenbeck process above:
+    u = e^{-r tau} (|x|^2 e^{-2 theta tau} / d + sigma^2 (1 - e^{-2 theta tau}) / (2 theta)), tau = T - t;
+    u(0, x0) about 0.128 at T = 2, where the mean reversion has forgotten most of x0."""
+
+    defaults = {"dim": 20, "num_time_interval": 20, "x0": 1.0, "total_time": 2.0, "theta": 1.0, "sigma": 0.5,
+                "rate": 0.05}
+
+    def build_process(self):
+        return OrnsteinUhlenbeck(self.x0, self.total_time, self.num_time_interval, self.theta, self.sigma)
+
+    def f(self, t, x, y, z):
+        return -self.rate * y
+
+    def g(self, x):
+        return _sum(tf.square(x)) / self.dim
+
+    def exact_solution(self, t, x):
+        tau = self.total_time - tf.cast(t, x.dtype)
+        memory = tf.exp(-2.0 * self.theta * tau)
+        stationary = self.sigma ** 2 * (1.0 - memory) / (2.0 * self.theta)
+        return tf.exp(-self.rate * tau) * (_sum(tf.square(x)) / self.dim * memory + stationary)
+
+
+class KinkedRidgeHeat(equations.Equation):
+    """X = x0 + W at d = 200, f = 0, g = max(w . x, 0): a kink along a hyperplane, Z jumping across it near
+    T; u = s Phi(s / sqrt(tau)) + sqrt(tau) phi(s / sqrt(tau)) with s = w . x, tau = T - t; u(0, 0) =
+    1 / sqrt(2 pi), about 0.399."""
+
+    defaults = {"dim": 200, "num_time_interval": 20, "x0": 0.0}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        return tf.zeros_like(y)
+
+    def g(self, x):
+        return tf.nn.relu(_ridge(x))
+
+    def exact_solution(self, t, x):
+        tau = self.total_time - tf.cast(t, x.dtype)
+        ridge = _ridge(x)
+        spread = tf.sqrt(tf.maximum(tau, 1e-30))  # at tau = 0 the formula's limit, g itself
+        k = ridge / spread
+        smoothed = ridge * _normal_cdf(k) + spread * tf.exp(-0.5 * tf.square(k)) / np.sqrt(2.0 * np.pi)
+        return tf.where(tau > 0.0, smoothed, tf.nn.relu(ridge))
+
+
+class TanhCoupled(equations.Equation):
+    """X = x0 + W, u = 2 + e^{t - T} tanh(w . x), f = kappa (y - 2) sum z / sqrt(d) + h(t, x): y and z
+    coupled (Burgers-like), with the source h that makes u the solution; u(0, x0) about 2.29."""
+
+    defaults = {"dim": 30, "num_time_interval": 20, "x0": 0.2, "kappa": 3.0}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        envelope = tf.exp(tf.cast(t, x.dtype) - self.total_time)
+        ridge = tf.tanh(_ridge(x))
+        slope = envelope * (1.0 - tf.square(ridge))  # d u / d s, and here also sum z / sqrt(d)
+        source = slope * ridge - envelope * ridge - self.kappa * envelope * ridge * slope  # -(u_t + L u) - coupling
+        return self.kappa * (y - 2.0) * _sum(z) / np.sqrt(self.dim) + source
+
+    def g(self, x):
+        return self.exact_solution(self.total_time, x)
+
+    def exact_solution(self, t, x):
+        return 2.0 + tf.exp(tf.cast(t, x.dtype) - self.total_time) * tf.tanh(_ridge(x))
+
+
 HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation": SmallOscillation,
            "gbm_squares": GBMSquares, "tanh_ridge": TanhRidge, "geometric_mean_call": GeometricMeanCall,
            "cubic_source": CubicSource, "gbm_log_quadratic": GBMLogQuadratic, "sine_circle": SineCircle,
            "long_horizon_sine": LongHorizonSine, "short_puts": ShortPuts,
            "correlated_log_concave": CorrelatedLogConcave, "oscillating_time": OscillatingTime,
-           "source_only": SourceOnly, "bachelier_basket": BachelierBasket}
+           "source_only": SourceOnly, "bachelier_basket": BachelierBasket, "abs_z_ridge": AbsZRidge,
+           "ou_squares": OUSquares, "kinked_ridge_heat": KinkedRidgeHeat, "tanh_coupled": TanhCoupled}
