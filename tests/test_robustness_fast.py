@@ -137,16 +137,15 @@ def test_small_heldout_problem_flagged_by_its_linearized_value_is_solved_again_w
 def test_time_grid_bias_passes_the_default_self_check_and_the_time_grid_check_flags_it(name):
     """The default self-check cannot see the error of the time grid: the certified bound is computed on the same
     grid. The second solve at 2N (check_time_grid) sees it, and its Richardson value removes most of it."""
-    result = default_solve(name)
-    assert result.rel_error > 0.01 and result.diagnostics.converged, (result.value, result.diagnostics.reasons)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        checked = deepbsde.solve(HELDOUT[name](dim=4, num_time_interval=10), dtype="float32", seed=1,
-                                 check_time_grid=True)
-    assert checked.value == result.value
-    assert not checked.diagnostics.converged
-    assert any("time grid is too coarse" in reason for reason in checked.diagnostics.reasons)
-    richardson = checked.diagnostics.time_grid["richardson"]
+        result = deepbsde.solve(HELDOUT[name](dim=4, num_time_interval=10), dtype="float32", seed=1,
+                                check_time_grid=True)
+    assert result.rel_error > 0.01, result.value
+    # the time-grid check's reason is the only one: every default check passed the value
+    reasons = result.diagnostics.reasons
+    assert len(reasons) == 1 and "time grid is too coarse" in reasons[0], reasons
+    richardson = result.diagnostics.time_grid["richardson"]
     assert abs(richardson - result.reference) < 0.01 * abs(result.reference), richardson
 
 
