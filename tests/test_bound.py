@@ -13,7 +13,7 @@ import tensorflow as tf
 import deepbsde
 import equations
 from deepbsde.checks import BoundEstimate, LinearizedEstimate, linearized_value, tangent_bound, tightened_bound
-from deepbsde.checks.bound import REFINE_STEPS, TIGHTEN_SUBSTEPS, _step_integrals, driver_side
+from deepbsde.checks.bound import REFINE_STEPS, TIGHTEN_SUBSTEPS, _step_integrals, bound_substeps, driver_side
 from deepbsde.checks.diagnostics import diagnose, reported_value, worth_tightening
 from deepbsde.reference import black_scholes_closed_form_call, cole_hopf_quadrature
 from deepbsde.solver.history import HistoryRecord
@@ -54,6 +54,16 @@ def test_declared_shapes():
     assert driver_side(equations.get("bs_diff_rates")) == "lower"
     assert driver_side(equations.get("bs_diff_rates", rate_borrow=0.03)) == "upper"
     assert driver_side(equations.get("allen_cahn")) is None
+
+
+@pytest.mark.parametrize("equation, substeps", [
+    (equations.get("hjb", dim=4), 1), (equations.get("bs_diff_rates", dim=4), 1),  # f of (y, z) alone
+    (equations.get("quadratic_gradient", dim=4), 2),  # a source in (t, x), N = 20: 40 sub-steps in all
+    (HELDOUT["abs_z_ridge"](dim=4, num_time_interval=10), 4), (HELDOUT["abs_z_ridge"](dim=4, num_time_interval=7), 6),
+    (HELDOUT["abs_z_ridge"](dim=4, num_time_interval=50), 1)])
+def test_bound_takes_substeps_where_f_has_a_source_in_t_or_x(equation, substeps):
+    """The tangent held over a step bounds f only where f does not change along the step's path at a fixed (y, z)."""
+    assert bound_substeps(equation, DeepBSDEModel(equation, SolverOptions(hidden_widths=[8]), tf.float32)) == substeps
 
 
 def test_untrained_networks_still_give_an_upper_bound_for_hjb():

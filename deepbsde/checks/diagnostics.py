@@ -387,20 +387,20 @@ def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord])
     if bound is not None and worth_tightening(bound, value, scale, unsettled):
         # a value certainly beyond: the bound is then the better estimate, worth tightening; a bound far on its
         # own side: a poor control, or one that training for the bound brings within the tolerance
+        substeps = max(TIGHTEN_SUBSTEPS, bound.substeps)  # never coarser than the plain bound's
         try:
             # a Y_0 still beyond by more than the tolerance: the bound is the reported value, worth refining,
             # unless the training is unsettled
-            tighter = tightened_bound(eq, trainer.model, seed=seed,
+            tighter = tightened_bound(eq, trainer.model, seed=seed, substeps=substeps,
                                       good_enough=lambda b: unsettled or not beyond_tolerance(b, value, scale))
         except Exception as error:  # an improvement of a check: no failure of it may cost the result
             tightening = f"the bound could not be tightened ({first_line(error)})"
         else:
             if tighter.beyond(value) > bound.beyond(value):
-                refined = (f", then {REFINE_STEPS} more on {REFINE_SUBSTEPS}" if tighter.substeps == REFINE_SUBSTEPS
-                           else "")
+                refined = f", then {REFINE_STEPS} more on {REFINE_SUBSTEPS}" if tighter.substeps != substeps else ""
                 tightening = (f"the {bound.side} bound was tightened from {bound.value:.6g} by "
                               f"{TIGHTEN_STEPS} steps training the networks for the bound itself, on "
-                              f"{TIGHTEN_SUBSTEPS} sub-steps per time step{refined} (the model is left as trained)")
+                              f"{substeps} sub-steps per time step{refined} (the model is left as trained)")
                 bound = replace(tighter, tightened_from=bound.value)
     plain = plain_measure_value(eq, trainer.model, seed=seed) if trainer.tangent else None
     arguments = (finished, float(trainer.model.z_coupling.numpy()), bound, y0_sensitivity(trainer), linearized, plain)
