@@ -211,6 +211,12 @@ def verdict_printed_by_the_command() -> Iterator[None]:
         yield
 
 
+def error_against(value: float, reference: float) -> str:
+    """|value / reference - 1| as a percentage, or |value - reference| where the reference is 0 (a relative
+    error has no meaning there)."""
+    return f"{abs(value / reference - 1):.3%}" if reference else f"{abs(value - reference):.3g}"
+
+
 def command_run(args: argparse.Namespace) -> int:
     """Trains on a configuration (or prices a `kind: bermudan` one), writes the run folder and prints the
     result; a signal while training saves a checkpoint and returns 128 + its number."""
@@ -252,7 +258,7 @@ def command_run(args: argparse.Namespace) -> int:
         for position, reference in zip(result.line_reference_positions, result.line_references):
             value = np.interp(position, result.line_positions, result.line_values)
             print(f"on the line at {position:+.3g}: u = {value:.6f}, reference = {reference:.6f} "
-                  f"({abs(value / reference - 1):.3%} off)")
+                  f"({error_against(value, reference)} off)")
         say(f"{result.iterations} iterations in {result.seconds:.1f} s ({result.ms_per_iteration:.2f} ms/iteration, "
             f"compile {result.compile_seconds:.1f} s)")
         say(f"wrote {out}/: result.json, history.csv, {LINE_PLOT}, checkpoints/, model/, tensorboard/; "
@@ -264,8 +270,9 @@ def command_run(args: argparse.Namespace) -> int:
               f"{result.network_value:.6f} lies beyond it)")
     if result.reference is not None:
         interval = f" +/- {result.reference_half_width:.2g}" if result.reference_half_width else ""
+        kind = "relative" if result.reference else "absolute"
         print(f"reference = {result.reference:.6f}{interval} ({result.reference_source}); "
-              f"relative error = {result.rel_error:.3%}")
+              f"{kind} error = {error_against(result.value, result.reference)}")
     check = result.diagnostics
     if check is not None:
         if check.control_variate is not None:

@@ -65,6 +65,17 @@ def test_no_reference_is_claimed_where_none_is_known(tmp_path):
     assert result["reference"] is None and result["rel_error"] is None
 
 
+def test_a_reference_of_zero_is_reported_with_the_absolute_error(tmp_path, capsys):
+    """A relative error has no meaning against 0: it once crashed the command after training (a None formatted)."""
+    out = tmp_path / "run"
+    assert main(["run", str(CONFIGS / "allen_cahn.yaml"), "--set", "equation.dim=3", "--set",
+                 "equation.num_time_interval=3", "--set", "solver.iterations=5", "--set", "reference=0",
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["reference"] == 0 and result["rel_error"] is None
+    assert f"(given in the configuration); absolute error = {abs(result['value']):.3g}" in capsys.readouterr().out
+
+
 def test_run_reports_reference_and_error(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", str(CONFIGS / "burgers.yaml"), "--set", "equation.dim=4", "--set",
