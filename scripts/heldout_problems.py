@@ -566,10 +566,32 @@ class TanhCoupled(equations.Equation):
         return 2.0 + tf.exp(tf.cast(t, x.dtype) - self.total_time) * tf.tanh(_ridge(x))
 
 
+class DigitalGeometric(LinearGBM):
+    """Linear pricing (GBM, rate r, vols from 0.1 to 0.6, f = -r y) of a digital paying `cash` where the
+    geometric mean of d assets ends above the strike: g is discontinuous, so Z grows like (T - t)^(-1/2) near
+    the jump's hyperplane at maturity. The geometric mean is lognormal: u = cash e^{-r tau} N(d_2). Deep out
+    of the money at the defaults: u(0, x0) about 0.0187, while the payoff's standard deviation is about 0.43."""
+
+    defaults = {"dim": 20, "x0": 100.0, "num_time_interval": 20, "rate": 0.05, "strike": 125.0, "cash": 10.0}
+
+    def g(self, x):
+        log_mean = tf.reduce_mean(tf.math.log(x), axis=1, keepdims=True)
+        return self.cash * tf.cast(log_mean > np.log(self.strike), x.dtype)
+
+    def exact_solution(self, t, x):
+        tau = self.total_time - tf.cast(t, x.dtype)
+        vols = self.vols
+        log_mean = (tf.reduce_mean(tf.math.log(x), axis=1, keepdims=True)
+                    + (self.rate - float(np.mean(vols ** 2)) / 2) * tau)
+        spread = float(np.sqrt(np.sum(vols ** 2))) / self.dim * tf.sqrt(tau)
+        return self.cash * tf.exp(-self.rate * tau) * _normal_cdf((log_mean - np.log(self.strike)) / spread)
+
+
 HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation": SmallOscillation,
            "gbm_squares": GBMSquares, "tanh_ridge": TanhRidge, "geometric_mean_call": GeometricMeanCall,
            "cubic_source": CubicSource, "gbm_log_quadratic": GBMLogQuadratic, "sine_circle": SineCircle,
            "long_horizon_sine": LongHorizonSine, "short_puts": ShortPuts,
            "correlated_log_concave": CorrelatedLogConcave, "oscillating_time": OscillatingTime,
            "source_only": SourceOnly, "bachelier_basket": BachelierBasket, "abs_z_ridge": AbsZRidge,
-           "ou_squares": OUSquares, "kinked_ridge_heat": KinkedRidgeHeat, "tanh_coupled": TanhCoupled}
+           "ou_squares": OUSquares, "kinked_ridge_heat": KinkedRidgeHeat, "tanh_coupled": TanhCoupled,
+           "digital_geometric": DigitalGeometric}

@@ -1,5 +1,6 @@
 """The self-check: its rules on synthetic histories, the control-variate price, and real runs."""
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,19 @@ def test_disagreeing_control_variate_is_flagged_and_agreeing_one_not():
     estimate = lambda value: ControlVariateEstimate(value, 0.01, np.zeros(1), np.zeros(1), 0.1, 1000)  # noqa: E731
     assert diagnose(2.0, records, 1.0, estimate(2.015)).converged
     assert not diagnose(2.0, records, 1.0, estimate(2.2)).converged
+
+
+def test_control_variate_too_wide_to_confirm_a_value_away_from_zero_is_flagged():
+    """A deep out-of-the-money digital: u about 0.019 while its paths' G spread by 0.43, so the checks on the scale
+    of G allow 23% of the value. Measured (d = 20, strike 125, float32, seed 1): 4.5% off, the interval +/- 12%,
+    and it passed. An interval containing 0 (a forward at par) asks for no relative accuracy."""
+    records = history([0.0179] * 6, [0.1] * 6)
+    wide = ControlVariateEstimate(0.01764, 0.00217, np.zeros(1), np.zeros(1), 0.4, 2 ** 17)
+    check = diagnose(0.0179, records, 0.43 ** 2, wide)
+    assert not check.converged and "cannot confirm the value within 1%" in check.reasons[0]
+    assert diagnose(0.0179, records, 0.43 ** 2, replace(wide, half_width=1e-4)).converged
+    at_par = ControlVariateEstimate(1e-4, 0.002, np.zeros(1), np.zeros(1), 0.4, 2 ** 17)
+    assert diagnose(5e-4, history([5e-4] * 6, [0.1] * 6), 0.43 ** 2, at_par).converged
 
 
 def test_control_variate_within_the_tolerance_turns_movement_into_a_note():
