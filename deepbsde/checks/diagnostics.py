@@ -265,8 +265,8 @@ def diagnose(value: float, history: Sequence[HistoryRecord], target_variance: fl
             spread = np.sqrt(max(target_variance, 0.0)) / abs(price)
             reasons.append(f"the control-variate Monte Carlo price {price:.6g} +/- {half_width:.2g} "
                            f"({half_width / abs(price):.1%} of it) cannot confirm the value within 1%: the paths' "
-                           f"fluctuations are {spread:.3g} times the price, and the networks' Z removes too little "
-                           f"of them (variance ratio {control_variate.variance_ratio:.2g})")
+                           f"fluctuations are {spread:.3g} times the price, and the networks' Z as a control variate "
+                           f"leaves {control_variate.variance_ratio:.2g} of their variance")
     for name, estimate in (("certified bound", bound), ("linearised value", linearized)):
         if estimate is not None and not is_finite(estimate):  # a check that cannot be computed confirms nothing
             reasons.append(f"the {name} is not finite (the tangent equation overflows along the networks' paths), "
