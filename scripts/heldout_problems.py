@@ -587,6 +587,32 @@ class DigitalGeometric(LinearGBM):
         return self.cash * tf.exp(-self.rate * tau) * _normal_cdf((log_mean - np.log(self.strike)) / spread)
 
 
+class DigitalIndifference(equations.Equation):
+    """X = x0 + W, f = kappa |z|^2 (convex), g = cash 1{w . x > strike}: the exponential-utility indifference
+    price of a digital, nonlinear. By Cole-Hopf exp(2 kappa u) solves the heat equation, so u = ln(1 + (e^{2 kappa
+    cash} - 1) N((w . x - strike) / sqrt(T - t))) / (2 kappa). Deep out of the money at the defaults: u(0, x0)
+    about 0.106, while the payoff's standard deviation is about 0.79."""
+
+    defaults = {"dim": 20, "num_time_interval": 20, "x0": 0.0, "kappa": 0.05, "cash": 10.0, "strike": 2.5}
+
+    def build_process(self):
+        return equations.ScaledBrownianMotion(self.x0, self.total_time, self.num_time_interval)
+
+    def f(self, t, x, y, z):
+        return self.kappa * _sum(tf.square(z))
+
+    def driver_convexity(self):
+        return "convex" if self.kappa >= 0 else "concave"
+
+    def g(self, x):
+        return self.cash * tf.cast(_ridge(x) > self.strike, x.dtype)
+
+    def exact_solution(self, t, x):
+        tau = self.total_time - tf.cast(t, x.dtype)
+        probability = _normal_cdf((_ridge(x) - self.strike) / tf.sqrt(tau))
+        return tf.math.log1p(np.expm1(2.0 * self.kappa * self.cash) * probability) / (2.0 * self.kappa)
+
+
 HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation": SmallOscillation,
            "gbm_squares": GBMSquares, "tanh_ridge": TanhRidge, "geometric_mean_call": GeometricMeanCall,
            "cubic_source": CubicSource, "gbm_log_quadratic": GBMLogQuadratic, "sine_circle": SineCircle,
@@ -594,4 +620,4 @@ HELDOUT = {"large_heat": LargeHeat, "gbm_mean_z": GBMMeanZ, "small_oscillation":
            "correlated_log_concave": CorrelatedLogConcave, "oscillating_time": OscillatingTime,
            "source_only": SourceOnly, "bachelier_basket": BachelierBasket, "abs_z_ridge": AbsZRidge,
            "ou_squares": OUSquares, "kinked_ridge_heat": KinkedRidgeHeat, "tanh_coupled": TanhCoupled,
-           "digital_geometric": DigitalGeometric}
+           "digital_geometric": DigitalGeometric, "digital_indifference": DigitalIndifference}

@@ -8,6 +8,7 @@ import pytest
 
 import deepbsde
 import equations
+from deepbsde.checks.bound import BoundEstimate, LinearizedEstimate
 from deepbsde.checks.control_variate import ControlVariateEstimate, control_variate_estimate
 from deepbsde.checks.diagnostics import DRIFT_LIMIT, SENSITIVITY_LIMIT, NotConvergedWarning, diagnose, with_time_grid
 from deepbsde.reference.resolve import _discount_rate, linear_rate
@@ -101,6 +102,18 @@ def test_control_variate_too_wide_to_confirm_a_value_away_from_zero_is_flagged()
     assert diagnose(0.0179, records, 0.43 ** 2, replace(wide, half_width=1e-4)).converged
     at_par = ControlVariateEstimate(1e-4, 0.002, np.zeros(1), np.zeros(1), 0.4, 2 ** 17)
     assert diagnose(5e-4, history([5e-4] * 6, [0.1] * 6), 0.43 ** 2, at_par).converged
+
+
+@pytest.mark.parametrize("field", ["bound", "linearized"])
+def test_a_check_too_noisy_to_confirm_a_value_away_from_zero_is_flagged(field):
+    """The indifference price of a deep out-of-the-money digital (held out, d = 4, u = 0.106, measured): the
+    reported lower bound 0.0875 +/- 0.0099 was 17.6% off, flagged only by the value's settling."""
+    records = history([0.0875] * 6, [0.1] * 6)
+    noisy = {"bound": BoundEstimate(0.0875, 0.0099, "lower", 0.5, 2 ** 14),
+             "linearized": LinearizedEstimate(0.0875, 0.0099, 0.5, 2 ** 14)}[field]
+    check = diagnose(0.0875, records, 0.62 ** 2, **{field: noisy})
+    assert not check.converged and any("cannot confirm the value within 1%" in r for r in check.reasons)
+    assert diagnose(0.0875, records, 0.62 ** 2, **{field: replace(noisy, half_width=5e-4)}).converged
 
 
 def test_control_variate_within_the_tolerance_turns_movement_into_a_note():

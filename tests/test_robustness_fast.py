@@ -101,7 +101,7 @@ def default_solve(name: str):
 
 def test_every_heldout_problem_has_an_expected_outcome():
     outcomes = {*WITHIN_ONE_PERCENT, *CAUGHT_BY_THE_LINEARIZED_VALUE, *REFINED_UNDER_THE_TANGENT_MEASURE,
-                *CORRECTED_BY_THE_BOUND_ON_SUBSTEPS, "long_horizon_sine", "small_oscillation"}
+                *CORRECTED_BY_THE_BOUND_ON_SUBSTEPS, "digital_indifference", "long_horizon_sine", "small_oscillation"}
     assert outcomes == set(HELDOUT)
 
 
@@ -144,6 +144,15 @@ def test_time_grid_bias_of_y0_is_seen_by_the_bound_on_substeps_and_the_bound_rep
     assert abs(result.network_value - result.reference) > 0.01 * abs(result.reference), result.network_value
     assert check.bound.substeps == 4 and result.value == check.bound.value != result.network_value
     assert result.rel_error < 0.01 and check.converged, (result.value, check.reasons)
+
+
+def test_small_deep_out_of_the_money_indifference_price_is_off_and_its_noisy_bound_flags_it():
+    """f = kappa |z|^2, g a digital paid with probability 0.6%: u = 0.106 against a payoff spread of 0.6, so the
+    checks' scale is six times the value; the reported lower bound ends 17.6% off with an interval of +/- 11%,
+    which can confirm nothing (measured). Rare events are a known limit of the defaults."""
+    result = default_solve("digital_indifference")
+    assert result.rel_error > 0.01 and not result.diagnostics.converged
+    assert any("certified bound" in r and "cannot confirm" in r for r in result.diagnostics.reasons)
 
 
 def test_small_long_horizon_sine_off_by_more_than_one_percent_is_flagged():

@@ -59,7 +59,11 @@ Checks (each failing one adds a reason, and any reason makes the verdict
   (`too_wide_to_confirm`). The other checks measure a value against the scale of
   its paths' fluctuations (`scale_of`), so a small price of a noisy payoff was
   judged loosely: a deep out-of-the-money digital (held out, d = 20, u about
-  0.019, G spread by 0.43) ended 4.5% off and passed, its interval +/- 12%;
+  0.019, G spread by 0.43) ended 4.5% off and passed, its interval +/- 12%.
+  The same holds for the Monte Carlo checks below (bound, linearised value, value
+  under the original measure): one whose interval excludes 0 but is wider than
+  1% of its estimate confirms nothing (the indifference price of a deep
+  out-of-the-money digital, d = 4: the reported bound 17.6% off, +/- 11%);
 - bound (f convex or concave in (y, z), declared by the equation's
   `driver_convexity()`): the Monte Carlo value of the linear equation that the
   tangents of f at the trained Y and Z define, a certified lower (convex) or
@@ -261,7 +265,7 @@ def diagnose(value: float, history: Sequence[HistoryRecord], target_variance: fl
         if gap > half_width + AGREEMENT_LIMIT * abs(price):
             reasons.append(f"the control-variate Monte Carlo price {price:.6g} +/- {half_width:.2g} differs from the "
                            f"value by {gap:.3g}")
-        elif too_wide_to_confirm(control_variate):
+        elif too_wide_to_confirm(price, half_width):
             spread = np.sqrt(max(target_variance, 0.0)) / abs(price)
             reasons.append(f"the control-variate Monte Carlo price {price:.6g} +/- {half_width:.2g} "
                            f"({half_width / abs(price):.1%} of it) cannot confirm the value within 1%: the paths' "
@@ -271,6 +275,14 @@ def diagnose(value: float, history: Sequence[HistoryRecord], target_variance: fl
         if estimate is not None and not is_finite(estimate):  # a check that cannot be computed confirms nothing
             reasons.append(f"the {name} is not finite (the tangent equation overflows along the networks' paths), "
                            "so nothing confirms the value")
+    estimates: list[tuple[str, BoundEstimate | LinearizedEstimate | PlainMeasureEstimate | None]] = [
+        ("certified bound", bound), ("linearised value", linearized),
+        ("value under the original measure", plain_measure)]
+    for name, check in estimates:
+        if check is not None and too_wide_to_confirm(check.value, check.half_width):
+            share = check.half_width / abs(check.value)
+            reasons.append(f"the {name} {check.value:.6g} +/- {check.half_width:.2g} ({share:.1%} of it) "
+                           "cannot confirm the value within 1%: its Monte Carlo noise is too large against the value")
     gap_found = False
     if bound is not None and is_finite(bound):
         beyond = bound.beyond(value)
@@ -364,12 +376,11 @@ def certifies(control_variate: ControlVariateEstimate, value: float) -> bool:
     return bool(gap <= AGREEMENT_LIMIT * abs(control_variate.value))
 
 
-def too_wide_to_confirm(control_variate: ControlVariateEstimate) -> bool:
-    """Whether the control-variate interval excludes 0 yet is wider than the tolerance of the price: a value
-    clearly away from 0 whose relative error nothing confirms. (An interval containing 0 asks for no relative
-    accuracy: such a value, a forward at par say, is judged on the scale of its fluctuations.)"""
-    half_width, price = control_variate.half_width, abs(control_variate.value)
-    return bool(price > half_width > AGREEMENT_LIMIT * price)
+def too_wide_to_confirm(estimate: float, half_width: float) -> bool:
+    """Whether a check's 95% interval excludes 0 yet is wider than the tolerance of its estimate: a value
+    clearly away from 0 whose relative error the check cannot confirm. (An interval containing 0 asks for no
+    relative accuracy: such a value, a forward at par say, is judged on the scale of its fluctuations.)"""
+    return bool(abs(estimate) > half_width > AGREEMENT_LIMIT * abs(estimate))
 
 
 def self_check(trainer: Trainer, value: float, history: Sequence[HistoryRecord]) -> Diagnostics:
