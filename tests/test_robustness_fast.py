@@ -149,7 +149,7 @@ def test_time_grid_bias_of_y0_is_seen_by_the_bound_on_substeps_and_the_bound_rep
 def test_small_deep_out_of_the_money_indifference_price_is_off_and_its_noisy_bound_flags_it():
     """f = kappa |z|^2, g a digital paid with probability 0.6%: u = 0.106 against a payoff spread of 0.6, so the
     checks' scale is six times the value; the reported lower bound ends 17.6% off with an interval of +/- 11%,
-    which can confirm nothing (measured). Rare events are a known limit of the defaults."""
+    which can confirm nothing (measured). A digital under an f quadratic in z is a known limit of the defaults."""
     result = default_solve("digital_indifference")
     assert result.rel_error > 0.01 and not result.diagnostics.converged
     assert any("certified bound" in r and "cannot confirm" in r for r in result.diagnostics.reasons)
