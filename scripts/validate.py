@@ -119,19 +119,30 @@ def report(rows: list[Row], quick: bool, overrides: list[str]) -> str:
         lines += [f"Quick mode: {', '.join(overrides)} and only the cheap references; the errors below "
                   "measure nothing.", ""]
     lines += ["| equation | d | our u(0, x0) | reference (95% interval) | published | rel. error "
-              "| iterations | training wall time | reference time | command |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| self-check | iterations | training wall time | reference time | command |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         equation = row.config.stem
         dim = row.result.dim if row.result is not None else ""
         iterations = row.result.iterations if row.result is not None else ""
         published = f"{row.published:g}" if row.published is not None else ""
         lines.append(f"| {equation} | {dim} | {_value(row)} | {_reference(row)} | {published} "
-                     f"| {_percent(row.rel_error)} | {iterations} | {row.train_seconds:.1f} s "
+                     f"| {_percent(row.rel_error)} | {_verdict(row)} | {iterations} | {row.train_seconds:.1f} s "
                      f"| {row.reference_seconds:.1f} s | `{row.command}` |")
+    flagged = [row for row in rows if row.result is not None and not row.result.diagnostics.converged]
+    lines += ["", "Self-check: the verdict `deepbsde run` prints (`deepbsde.checks.diagnostics`), made without the "
+                  "reference. Reasons of the flagged runs:" if flagged else "Self-check: the verdict `deepbsde run` "
+                  "prints (`deepbsde.checks.diagnostics`), made without the reference.", ""]
+    lines += [f"- {row.config.stem}: {'; '.join(row.result.diagnostics.reasons)}" for row in flagged if row.result]
     lines += ["", "Plots: `validation_<config>.png` beside this file (loss, and Y_0 against the iteration "
                   "with the reference and its band).", ""]
     return "\n".join(lines)
+
+
+def _verdict(row: Row) -> str:
+    if row.result is None or row.result.diagnostics is None:
+        return "n/a"
+    return "passed" if row.result.diagnostics.converged else "FLAGGED"
 
 
 def appended_sections(path: Path) -> str:
