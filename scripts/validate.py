@@ -129,11 +129,11 @@ def report(rows: list[Row], quick: bool, overrides: list[str]) -> str:
         lines.append(f"| {equation} | {dim} | {_value(row)} | {_reference(row)} | {published} "
                      f"| {_percent(row.rel_error)} | {_verdict(row)} | {iterations} | {row.train_seconds:.1f} s "
                      f"| {row.reference_seconds:.1f} s | `{row.command}` |")
-    flagged = [row for row in rows if row.result is not None and not row.result.diagnostics.converged]
+    checks = [(row.config.stem, row.result.diagnostics) for row in rows if row.result is not None]
+    flagged = [(name, check.reasons) for name, check in checks if check is not None and not check.converged]
     lines += ["", "Self-check: the verdict `deepbsde run` prints (`deepbsde.checks.diagnostics`), made without the "
-                  "reference. Reasons of the flagged runs:" if flagged else "Self-check: the verdict `deepbsde run` "
-                  "prints (`deepbsde.checks.diagnostics`), made without the reference.", ""]
-    lines += [f"- {row.config.stem}: {'; '.join(row.result.diagnostics.reasons)}" for row in flagged if row.result]
+                  "reference." + (" Reasons of the flagged runs:" if flagged else ""), ""]
+    lines += [f"- {name}: {'; '.join(reasons)}" for name, reasons in flagged]
     lines += ["", "Plots: `validation_<config>.png` beside this file (loss, and Y_0 against the iteration "
                   "with the reference and its band).", ""]
     return "\n".join(lines)
